@@ -1,0 +1,15 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/* Every map size in one place; the runtime may override some before load. */
+#ifndef LIGHTFOOT_MAP_SIZING_H
+#define LIGHTFOOT_MAP_SIZING_H
+
+#define LF_MAX_TRACKED_SOCKETS 65536   /* LRU: live monitored connections */
+#define LF_MAX_PASSIVE_PENDING 16384   /* LRU: accepted, not yet touched by a process */
+#define LF_MAX_RECENTLY_CLOSED 8192    /* LRU: owners kept for RSTs sent after CLOSE */
+#define LF_MAX_ALLOWED_TGIDS 4096
+#define LF_MAX_ALLOWED_CGROUPS 1024
+#define LF_MAX_ALLOWED_COMMS 256
+#define LF_MAX_CGROUP_DEPTH 16         /* ancestors checked for --cgroup */
+#define LF_DEFAULT_RINGBUF_BYTES (8 * 1024 * 1024)
+
+#endif

@@ -1,0 +1,88 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Process selection shared by every probe: is the current task one the user
+ * asked to monitor? Decided from process context only (softirq hooks run on
+ * behalf of whoever happened to be on the CPU, so they must not call this).
+ *
+ * The allow-lists are maps the host updates at run time (--pid, --comm,
+ * --cgroup); which lists exist at all is fixed at load through rodata, so the
+ * verifier prunes the checks a run does not use.
+ */
+#ifndef LIGHTFOOT_SELECTION_BPF_H
+#define LIGHTFOOT_SELECTION_BPF_H
+
+#include "../common/map_sizing.h"
+
+const volatile __u8 lf_cfg_select_all = 0;
+const volatile __u8 lf_cfg_filter_comm = 0;
+const volatile __u8 lf_cfg_filter_cgroup = 0;
+const volatile __u32 lf_cfg_self_tgid = 0; /* the daemon never monitors itself */
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, LF_MAX_ALLOWED_TGIDS);
+	__type(key, __u32);
+	__type(value, __u8);
+} lf_allow_tgid SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, LF_MAX_ALLOWED_CGROUPS);
+	__type(key, __u64);
+	__type(value, __u8);
+} lf_allow_cgroup SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, LF_MAX_ALLOWED_COMMS);
+	__type(key, struct lf_comm_key);
+	__type(value, __u8);
+} lf_allow_comm SEC(".maps");
+
+/* The process name: the group leader's comm, so a renamed worker thread still
+ * counts as its process. */
+static __always_inline void lf_process_comm(char comm[16])
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+
+	bpf_probe_read_kernel(comm, 16, task->group_leader->comm);
+}
+
+static __always_inline bool lf_cgroup_selected(void)
+{
+	__u64 id = bpf_get_current_cgroup_id();
+
+	if (bpf_map_lookup_elem(&lf_allow_cgroup, &id))
+		return true;
+	/* A selected cgroup covers its descendants (a pod's containers). */
+	for (int level = 1; level < LF_MAX_CGROUP_DEPTH; level++) {
+		id = bpf_get_current_ancestor_cgroup_id(level);
+		if (!id)
+			break;
+		if (bpf_map_lookup_elem(&lf_allow_cgroup, &id))
+			return true;
+	}
+	return false;
+}
+
+static __always_inline bool lf_current_selected(__u32 tgid)
+{
+	if (tgid == lf_cfg_self_tgid)
+		return false;
+	if (lf_cfg_select_all)
+		return true;
+	if (bpf_map_lookup_elem(&lf_allow_tgid, &tgid))
+		return true;
+	if (lf_cfg_filter_comm) {
+		struct lf_comm_key key = {};
+
+		lf_process_comm(key.comm);
+		if (bpf_map_lookup_elem(&lf_allow_comm, &key))
+			return true;
+	}
+	if (lf_cfg_filter_cgroup && lf_cgroup_selected())
+		return true;
+	return false;
+}
+
+#endif

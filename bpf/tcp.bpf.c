@@ -1,0 +1,379 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * The TCP probe: per-connection state of selected processes, from BTF
+ * tracepoints only (no kprobes or fentry on the kernels we target).
+ *
+ * Attribution: softirq hooks (state changes on receive, resets received) run
+ * on behalf of whoever is on the CPU, so a connection's owner is taken only in
+ * process context: connect() (CLOSE -> SYN_SENT), the first send/recv syscall
+ * on the socket, or close() (-> FIN_WAIT1 / LAST_ACK). Accepted connections
+ * and ones that predate the daemon are therefore claimed on first use.
+ *
+ * Cost: nothing per packet. Byte counts are summed per syscall in the socket
+ * map; events go out on open, state change, reset, close and a periodic flush,
+ * submitted without waking the consumer until a byte threshold is reached.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
+#include "tcp.h"
+#include "common/map_sizing.h"
+#include "lib/selection.bpf.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+#define AF_INET 2
+#define AF_INET6 10
+#define IPPROTO_TCP 6
+#define MSG_PEEK 2
+
+/* include/net/tcp_states.h */
+enum {
+	LF_TCP_ESTABLISHED = 1, LF_TCP_SYN_SENT = 2, LF_TCP_SYN_RECV = 3,
+	LF_TCP_FIN_WAIT1 = 4, LF_TCP_CLOSE = 7, LF_TCP_LAST_ACK = 9, LF_TCP_LISTEN = 10,
+};
+
+const volatile __u64 lf_cfg_flush_interval_ns = 5000000000ULL;
+const volatile __u64 lf_cfg_wakeup_bytes = 256 * 1024;
+const volatile __u8 lf_cfg_emit_state_changes = 1;
+
+/* Emits BTF for the types of tcp.h so the host reader is generated from them. */
+const volatile struct {
+	enum lf_tcp_event_kind kind;
+	enum lf_tcp_role role;
+	enum lf_tcp_event_flag flag;
+	enum lf_tcp_stat stat;
+	struct lf_tcp_event event;
+} lf_tcp_btf_anchor;
+
+struct lf_tcp_sock {
+	__u64 open_ts_ns;
+	__u64 last_flush_ns;
+	__u64 cgroup_id;
+	__u64 bytes_sent;
+	__u64 bytes_received;
+	char comm[16];
+	__u32 tgid;
+	__u32 resets_sent;
+	__u32 resets_received;
+	__u8 role;
+	__u8 flags;
+	/* The 4-tuple as last seen live: sockets lose their ports when unhashed
+	 * at CLOSE, and have none yet at SYN_SENT. */
+	__u8 family;
+	__u8 _pad0;
+	__u16 sport;
+	__u16 dport;
+	__u8 _pad1[4];
+	__u8 saddr[16];
+	__u8 daddr[16];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, LF_MAX_TRACKED_SOCKETS);
+	__type(key, __u64); /* socket cookie */
+	__type(value, struct lf_tcp_sock);
+} lf_tcp_socks SEC(".maps");
+
+/* Accepted connections waiting for their owner's first syscall: cookie -> ts. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, LF_MAX_PASSIVE_PENDING);
+	__type(key, __u64);
+	__type(value, __u64);
+} lf_tcp_passive SEC(".maps");
+
+/* Owners of just-closed connections: an abortive close (SO_LINGER 0) moves the
+ * socket to CLOSE before the RST goes out, and that RST must still count. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, LF_MAX_RECENTLY_CLOSED);
+	__type(key, __u64);
+	__type(value, struct lf_tcp_sock);
+} lf_tcp_closed SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, LF_DEFAULT_RINGBUF_BYTES);
+} lf_tcp_events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct lf_tcp_stats);
+} lf_tcp_stats SEC(".maps");
+
+static __always_inline void lf_stat_inc(enum lf_tcp_stat slot)
+{
+	__u32 zero = 0;
+	struct lf_tcp_stats *stats = bpf_map_lookup_elem(&lf_tcp_stats, &zero);
+
+	if (stats && slot < LF_TCP_STAT_MAX)
+		stats->counters[slot]++; /* per-CPU: no atomics needed */
+}
+
+static __always_inline bool lf_is_tcp(const struct sock *sk)
+{
+	__u16 family = sk->__sk_common.skc_family;
+
+	return (family == AF_INET || family == AF_INET6) && sk->sk_protocol == IPPROTO_TCP;
+}
+
+/* Refreshes the cached 4-tuple from the socket while it is hashed. */
+static __always_inline void lf_cache_tuple(struct lf_tcp_sock *s, const struct sock *sk)
+{
+	__u16 sport = sk->__sk_common.skc_num;
+
+	if (!sport || !sk->__sk_common.skc_dport)
+		return;
+	s->family = sk->__sk_common.skc_family;
+	s->sport = sport;
+	s->dport = bpf_ntohs(sk->__sk_common.skc_dport);
+	if (s->family == AF_INET) {
+		__builtin_memset(s->saddr, 0, 16);
+		__builtin_memset(s->daddr, 0, 16);
+		__builtin_memcpy(s->saddr, (void *)&sk->__sk_common.skc_rcv_saddr, 4);
+		__builtin_memcpy(s->daddr, (void *)&sk->__sk_common.skc_daddr, 4);
+	} else {
+		bpf_probe_read_kernel(s->saddr, 16, &sk->__sk_common.skc_v6_rcv_saddr);
+		bpf_probe_read_kernel(s->daddr, 16, &sk->__sk_common.skc_v6_daddr);
+	}
+}
+
+/* Fills addresses, counters and owner fields of an event. */
+static __always_inline void lf_fill(struct lf_tcp_event *e, const struct sock *sk, __u64 cookie,
+				    struct lf_tcp_sock *s)
+{
+	struct tcp_sock *tp = bpf_skc_to_tcp_sock((void *)sk);
+
+	lf_cache_tuple(s, sk);
+	e->family = s->family ? s->family : sk->__sk_common.skc_family;
+	e->sport = s->sport;
+	e->dport = s->dport;
+	__builtin_memcpy(e->saddr, s->saddr, 16);
+	__builtin_memcpy(e->daddr, s->daddr, 16);
+	e->cookie = cookie;
+	e->ts_ns = bpf_ktime_get_ns();
+	e->tgid = s->tgid;
+	e->cgroup_id = s->cgroup_id;
+	e->role = s->role;
+	e->flags = s->flags;
+	e->open_ts_ns = s->open_ts_ns;
+	__builtin_memcpy(e->comm, s->comm, 16);
+	e->bytes_sent = s->bytes_sent;
+	e->bytes_received = s->bytes_received;
+	e->resets_sent = s->resets_sent;
+	e->resets_received = s->resets_received;
+	e->_pad0 = 0;
+	e->_pad1 = 0;
+	if (tp) {
+		e->bytes_acked = tp->bytes_acked;
+		e->bytes_retrans = bpf_core_field_exists(tp->bytes_retrans) ? tp->bytes_retrans : 0;
+		e->total_retrans = tp->total_retrans;
+		e->srtt_us = tp->srtt_us >> 3; /* srtt_us is stored <<3 */
+		e->snd_cwnd = tp->snd_cwnd;
+	} else {
+		e->bytes_acked = 0;
+		e->bytes_retrans = 0;
+		e->total_retrans = 0;
+		e->srtt_us = 0;
+		e->snd_cwnd = 0;
+	}
+}
+
+static __always_inline void lf_emit(const struct sock *sk, __u64 cookie, struct lf_tcp_sock *s,
+				    __u8 kind, __u8 old_state, __u8 new_state, __u8 extra_flags)
+{
+	struct lf_tcp_event *e = bpf_ringbuf_reserve(&lf_tcp_events, sizeof(*e), 0);
+
+	if (!e) {
+		lf_stat_inc(LF_TCP_STAT_DROPPED);
+		return;
+	}
+	lf_fill(e, sk, cookie, s);
+	e->kind = kind;
+	e->old_state = old_state;
+	e->new_state = new_state;
+	e->flags |= extra_flags;
+	lf_stat_inc(LF_TCP_STAT_EMITTED);
+	/* Waking the consumer per record costs the workload dearly; it polls on
+	 * a timer and is woken only when a backlog builds up. */
+	__u64 avail = bpf_ringbuf_query(&lf_tcp_events, BPF_RB_AVAIL_DATA);
+	bpf_ringbuf_submit(e, avail >= lf_cfg_wakeup_bytes ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP);
+}
+
+/* Starts tracking a connection on behalf of the current (selected) process.
+ * Returns the map entry, or NULL when the map refused it. */
+static __always_inline struct lf_tcp_sock *lf_claim(const struct sock *sk, __u64 cookie, __u32 tgid,
+						     __u8 role, __u8 flags)
+{
+	struct lf_tcp_sock s = {};
+	__u64 now = bpf_ktime_get_ns();
+	__u64 *accepted_at = bpf_map_lookup_elem(&lf_tcp_passive, &cookie);
+
+	s.tgid = tgid;
+	s.cgroup_id = bpf_get_current_cgroup_id();
+	lf_process_comm(s.comm);
+	s.open_ts_ns = now;
+	s.last_flush_ns = now;
+	s.role = role;
+	s.flags = flags;
+	if (accepted_at) {
+		s.role = LF_TCP_ROLE_SERVER;
+		s.open_ts_ns = *accepted_at;
+		s.flags &= ~LF_TCP_F_PREEXISTING;
+		bpf_map_delete_elem(&lf_tcp_passive, &cookie);
+	}
+	if (bpf_map_update_elem(&lf_tcp_socks, &cookie, &s, BPF_NOEXIST) && 
+	    !bpf_map_lookup_elem(&lf_tcp_socks, &cookie)) {
+		lf_stat_inc(LF_TCP_STAT_MAP_FULL);
+		return NULL;
+	}
+	lf_stat_inc(LF_TCP_STAT_TRACKED);
+	return bpf_map_lookup_elem(&lf_tcp_socks, &cookie);
+}
+
+/* send/recv syscalls: exact payload bytes, first-use claim, periodic flush. */
+static __always_inline int lf_on_io(struct sock *sk, int ret, int flags, bool is_send)
+{
+	if (ret < 0 || !lf_is_tcp(sk))
+		return 0;
+	__u64 cookie = bpf_get_socket_cookie(sk);
+	struct lf_tcp_sock *s = bpf_map_lookup_elem(&lf_tcp_socks, &cookie);
+
+	if (!s) {
+		__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+
+		if (!lf_current_selected(tgid)) {
+			lf_stat_inc(LF_TCP_STAT_FILTERED);
+			return 0;
+		}
+		__u8 state = sk->__sk_common.skc_state;
+
+		s = lf_claim(sk, cookie, tgid, LF_TCP_ROLE_UNKNOWN, LF_TCP_F_PREEXISTING);
+		if (!s)
+			return 0;
+		if (state != LF_TCP_SYN_SENT && state != LF_TCP_CLOSE)
+			lf_emit(sk, cookie, s, LF_TCP_EV_OPEN, state, state, 0);
+	}
+	if (is_send)
+		__sync_fetch_and_add(&s->bytes_sent, ret);
+	else if (!(flags & MSG_PEEK))
+		__sync_fetch_and_add(&s->bytes_received, ret);
+
+	__u64 now = bpf_ktime_get_ns();
+
+	if (now - s->last_flush_ns >= lf_cfg_flush_interval_ns) {
+		s->last_flush_ns = now;
+		__u8 state = sk->__sk_common.skc_state;
+
+		lf_emit(sk, cookie, s, LF_TCP_EV_FLUSH, state, state, 0);
+	}
+	return 0;
+}
+
+SEC("tp_btf/sock_send_length")
+int BPF_PROG(lf_tcp_send_length, struct sock *sk, int ret, int flags)
+{
+	return lf_on_io(sk, ret, flags, true);
+}
+
+SEC("tp_btf/sock_recv_length")
+int BPF_PROG(lf_tcp_recv_length, struct sock *sk, int ret, int flags)
+{
+	return lf_on_io(sk, ret, flags, false);
+}
+
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(lf_tcp_set_state, const struct sock *sk, const int oldstate, const int newstate)
+{
+	if (!lf_is_tcp(sk))
+		return 0;
+	__u64 cookie = bpf_get_socket_cookie((void *)sk);
+
+	if (oldstate == LF_TCP_LISTEN && newstate == LF_TCP_SYN_RECV) {
+		/* A child of a listener, in softirq: owner unknown until accept()ed. */
+		__u64 now = bpf_ktime_get_ns();
+
+		bpf_map_update_elem(&lf_tcp_passive, &cookie, &now, BPF_ANY);
+		return 0;
+	}
+	struct lf_tcp_sock *s = bpf_map_lookup_elem(&lf_tcp_socks, &cookie);
+
+	if (!s) {
+		/* These transitions happen in the owner's connect() or close(). */
+		bool process_ctx = newstate == LF_TCP_SYN_SENT || newstate == LF_TCP_FIN_WAIT1 ||
+				   newstate == LF_TCP_LAST_ACK;
+		if (!process_ctx) {
+			if (newstate == LF_TCP_CLOSE)
+				bpf_map_delete_elem(&lf_tcp_passive, &cookie);
+			return 0;
+		}
+		__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+
+		if (!lf_current_selected(tgid)) {
+			lf_stat_inc(LF_TCP_STAT_FILTERED);
+			return 0;
+		}
+		if (newstate == LF_TCP_SYN_SENT)
+			return lf_claim(sk, cookie, tgid, LF_TCP_ROLE_CLIENT, 0) ? 0 : 0;
+		s = lf_claim(sk, cookie, tgid, LF_TCP_ROLE_UNKNOWN, LF_TCP_F_PREEXISTING);
+		if (!s)
+			return 0;
+		lf_emit(sk, cookie, s, LF_TCP_EV_OPEN, oldstate, oldstate, 0);
+	}
+	if (oldstate == LF_TCP_SYN_SENT && newstate == LF_TCP_ESTABLISHED) {
+		s->open_ts_ns = bpf_ktime_get_ns();
+		lf_emit(sk, cookie, s, LF_TCP_EV_OPEN, oldstate, newstate, 0);
+		return 0;
+	}
+	if (newstate == LF_TCP_CLOSE) {
+		__u8 flags = oldstate == LF_TCP_SYN_SENT ? LF_TCP_F_NEVER_ESTABLISHED : 0;
+
+		lf_emit(sk, cookie, s, LF_TCP_EV_CLOSE, oldstate, newstate, flags);
+		bpf_map_update_elem(&lf_tcp_closed, &cookie, s, BPF_ANY);
+		bpf_map_delete_elem(&lf_tcp_socks, &cookie);
+		return 0;
+	}
+	if (lf_cfg_emit_state_changes)
+		lf_emit(sk, cookie, s, LF_TCP_EV_STATE, oldstate, newstate, 0);
+	return 0;
+}
+
+static __always_inline int lf_on_reset(const struct sock *sk, bool sent)
+{
+	if (!sk || !lf_is_tcp(sk))
+		return 0;
+	__u64 cookie = bpf_get_socket_cookie((void *)sk);
+	struct lf_tcp_sock *s = bpf_map_lookup_elem(&lf_tcp_socks, &cookie);
+
+	if (!s)
+		s = bpf_map_lookup_elem(&lf_tcp_closed, &cookie);
+	if (!s)
+		return 0;
+	if (sent)
+		__sync_fetch_and_add(&s->resets_sent, 1);
+	else
+		__sync_fetch_and_add(&s->resets_received, 1);
+	__u8 state = sk->__sk_common.skc_state;
+
+	lf_emit(sk, cookie, s, LF_TCP_EV_RESET, state, state,
+		sent ? LF_TCP_F_RESET_SENT : LF_TCP_F_RESET_RECEIVED);
+	return 0;
+}
+
+SEC("tp_btf/tcp_send_reset")
+int BPF_PROG(lf_tcp_send_reset, const struct sock *sk, const struct sk_buff *skb)
+{
+	return lf_on_reset(sk, true);
+}
+
+SEC("tp_btf/tcp_receive_reset")
+int BPF_PROG(lf_tcp_receive_reset, struct sock *sk)
+{
+	return lf_on_reset(sk, false);
+}

@@ -1,0 +1,90 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Event layouts of the TCP probe: the single source of truth shared by
+ * tcp.bpf.c and the host. The TypeScript reader (probes/tcp/generated/events.ts)
+ * is generated from the BTF of the compiled object; `npm run build` regenerates
+ * it and a unit test fails when the committed copy drifts.
+ *
+ * Rules: only __u* types (no kernel types), no packed structs, explicit _pad
+ * fields (the build compiles this header with -Wpadded -Werror), first field of
+ * every event is `__u8 kind`.
+ */
+#ifndef LIGHTFOOT_TCP_H
+#define LIGHTFOOT_TCP_H
+
+/* What a record in the ring buffer is. */
+enum lf_tcp_event_kind {
+	LF_TCP_EV_OPEN = 1,    /* connection established (or first seen, see flags) */
+	LF_TCP_EV_STATE = 2,   /* TCP state change of a tracked connection */
+	LF_TCP_EV_RESET = 3,   /* RST sent or received (flags say which) */
+	LF_TCP_EV_CLOSE = 4,   /* reached TCP_CLOSE; counters are final */
+	LF_TCP_EV_FLUSH = 5,   /* periodic counter snapshot of a live connection */
+};
+
+/* Which side opened the connection. */
+enum lf_tcp_role {
+	LF_TCP_ROLE_UNKNOWN = 0, /* existed before lightfoot started */
+	LF_TCP_ROLE_CLIENT = 1,  /* seen in connect() */
+	LF_TCP_ROLE_SERVER = 2,  /* seen as a child of a listening socket */
+};
+
+/* Bits of lf_tcp_event.flags. */
+enum lf_tcp_event_flag {
+	LF_TCP_F_PREEXISTING = 1,       /* first seen already established */
+	LF_TCP_F_NEVER_ESTABLISHED = 2, /* CLOSE of a connect() that failed */
+	LF_TCP_F_RESET_SENT = 4,        /* RESET: we sent it */
+	LF_TCP_F_RESET_RECEIVED = 8,    /* RESET: the peer sent it */
+	LF_TCP_F_BYTES_UNTRACKED = 16,  /* send/recv hooks disabled: byte counts unknown */
+};
+
+/* Slots of the per-CPU lf_tcp_stats array (conservation: attempted = emitted + dropped). */
+enum lf_tcp_stat {
+	LF_TCP_STAT_EMITTED = 0,       /* records submitted to the ring buffer */
+	LF_TCP_STAT_DROPPED = 1,       /* ring buffer full: record lost */
+	LF_TCP_STAT_TRACKED = 2,       /* connections that entered the socket map */
+	LF_TCP_STAT_FILTERED = 3,      /* first touches by processes outside the selection */
+	LF_TCP_STAT_MAP_FULL = 4,      /* socket map insert failures */
+	LF_TCP_STAT_MAX = 5,
+};
+
+struct lf_tcp_event {
+	__u8 kind;        /* enum lf_tcp_event_kind */
+	__u8 family;      /* AF_INET (2) or AF_INET6 (10) */
+	__u8 old_state;   /* TCP_* numbering of include/net/tcp_states.h */
+	__u8 new_state;
+	__u8 role;        /* enum lf_tcp_role */
+	__u8 flags;       /* enum lf_tcp_event_flag bits */
+	__u16 _pad0;
+	__u32 tgid;       /* owning process, taken in process context */
+	__u16 sport;      /* host byte order */
+	__u16 dport;      /* host byte order */
+	__u64 ts_ns;      /* bpf_ktime_get_ns() (CLOCK_MONOTONIC) */
+	__u64 cookie;     /* socket cookie: unique per socket for the boot */
+	__u64 cgroup_id;  /* cgroup v2 id of the owner */
+	__u8 saddr[16];   /* IPv4 in the first 4 bytes */
+	__u8 daddr[16];
+	char comm[16];    /* process (group leader) name */
+	__u64 bytes_sent;      /* payload bytes the owner wrote (send/write syscalls) */
+	__u64 bytes_received;  /* payload bytes the owner read (recv/read syscalls) */
+	__u64 bytes_acked;     /* tcp_sock.bytes_acked */
+	__u64 bytes_retrans;   /* tcp_sock.bytes_retrans */
+	__u32 total_retrans;   /* tcp_sock.total_retrans: retransmitted segments */
+	__u32 srtt_us;         /* smoothed RTT, microseconds */
+	__u32 snd_cwnd;        /* congestion window, segments */
+	__u32 resets_sent;
+	__u32 resets_received;
+	__u32 _pad1;
+	__u64 open_ts_ns;      /* when the connection was opened or first seen */
+};
+
+struct lf_tcp_stats {
+	__u64 counters[LF_TCP_STAT_MAX];
+	__u64 _pad0[3];
+};
+
+/* Key of the comm allow-list: the kernel's 16-byte, NUL-padded task comm. */
+struct lf_comm_key {
+	char comm[16];
+};
+
+#endif /* LIGHTFOOT_TCP_H */
