@@ -1,0 +1,164 @@
+/**
+ * `lightfoot run`: select processes, load the TCP probe, decode its events into
+ * metrics and event lines, and tear everything down on SIGINT/SIGTERM.
+ */
+import { Registry } from 'prom-client';
+import type { RunOptions } from '../cli/options';
+import { formatAddr } from '../cli/options';
+import { createLogger, type Logger } from '../log/logger';
+import { createEventWriter } from '../log/event-writer';
+import { tcpMetrics } from '../metrics/tcp-metrics';
+import { selfMetrics } from '../metrics/self-metrics';
+import { probeKernelMetrics } from '../metrics/probe-kernel-metrics';
+import { startMetricsServer } from '../metrics/server';
+import { resolveCgroup } from '../targets/cgroup';
+import { createProcFs } from '../targets/proc';
+import { TargetSet } from '../targets/target-set';
+import { loadProbe } from '../probes/probe-loader';
+import { SelectionMaps } from '../probes/selection-maps';
+import { readPerCpuCounters } from '../probes/kernel-stats';
+import { packageRoot } from '../package-root';
+import { TCP_RING_BUFFER, TCP_STATS_MAP, tcpProbe } from '../../probes/tcp/manifest';
+import { LF_TCP_STAT } from '../../probes/tcp/generated/events';
+import { TcpDecoder } from '../../probes/tcp/decoder';
+import { tcpSink } from './tcp-sink';
+import { MonotonicClock } from './clock';
+import { preflight } from './preflight';
+
+/** Ring-buffer consumer settings: drain every 20 ms, hand JS at most 256 KiB at a time. */
+const RING_POLL_MS = 20;
+const RING_BATCH_BYTES = 256 * 1024;
+const RING_PENDING_BATCHES = 4;
+
+const STAT_NAMES: Record<number, string> = {
+  [LF_TCP_STAT.LF_TCP_STAT_EMITTED]: 'emitted',
+  [LF_TCP_STAT.LF_TCP_STAT_DROPPED]: 'dropped',
+  [LF_TCP_STAT.LF_TCP_STAT_TRACKED]: 'tracked',
+  [LF_TCP_STAT.LF_TCP_STAT_FILTERED]: 'filtered',
+  [LF_TCP_STAT.LF_TCP_STAT_MAP_FULL]: 'map_full',
+};
+
+function waitForSignal(log: Logger): Promise<string> {
+  return new Promise((resolve) => {
+    const onSignal = (sig: string): void => {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      log.info('shutting down', { signal: sig });
+      resolve(sig);
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  });
+}
+
+export async function runDaemon(opts: RunOptions): Promise<number> {
+  const logger = createLogger({ format: opts.logFormat, level: opts.logLevel });
+  const log = logger.child('daemon');
+  preflight();
+
+  // Targets first: a bad --pid or --cgroup fails before anything is loaded.
+  const cgroups = opts.cgroups.map((c) => resolveCgroup(c));
+  const targets = new TargetSet({
+    selectors: { pids: opts.pids, comms: opts.comms, cgroupPaths: cgroups.map((c) => c.cgroupPath), all: opts.all },
+    procFs: createProcFs(),
+    logger: logger.child('targets'),
+  });
+  targets.rescan();
+
+  // Loaded lazily: `lightfoot --help` must work without the addon.
+  const native = require('../native/binding') as typeof import('../native/binding');
+  native.setLogHandler((level, line) => {
+    if (level === 'warn') logger.child('libbpf').warn(line.trimEnd());
+    else logger.child('libbpf').debug(line.trimEnd());
+  });
+  const spec = tcpProbe({
+    selectAll: opts.all,
+    filterComm: opts.comms.length > 0,
+    filterCgroup: cgroups.length > 0,
+    selfTgid: process.pid,
+    flushIntervalMs: opts.flushIntervalMs,
+    ringBufferBytes: opts.ringBufferBytes,
+  });
+  const probe = loadProbe(spec, { openObject: (f) => native.BpfObject.open(f), packageRoot: packageRoot(), logger });
+  let runStats: { close(): void } | undefined;
+  try {
+    runStats = native.enableRunTimeStats();
+  } catch (err) {
+    log.warn('BPF run-time statistics unavailable', { reason: (err as Error).message });
+  }
+
+  const selection = new SelectionMaps(probe.object);
+  for (const pid of opts.pids) selection.allowTgid(pid);
+  for (const comm of opts.comms) selection.allowComm(comm);
+  for (const cg of cgroups) selection.allowCgroup(cg.id);
+
+  const cpus = native.possibleCpus();
+  const kernelStats = (): Record<string, bigint> => {
+    const totals = readPerCpuCounters(probe.object, TCP_STATS_MAP, LF_TCP_STAT.LF_TCP_STAT_MAX, cpus);
+    return Object.fromEntries(totals.map((v, i) => [STAT_NAMES[i], v]));
+  };
+
+  const registry = new Registry();
+  const tcp = tcpMetrics(registry, { maxSeries: opts.maxSeries });
+  const self = selfMetrics(registry, {
+    logger,
+    targetCount: () => targets.size,
+    programStats: () =>
+      probe.object.programStats().map((p) => ({ program: p.name, runTimeNs: p.runTimeNs, runCount: p.runCount })),
+  });
+  probeKernelMetrics(registry, spec.name, kernelStats);
+  for (const p of spec.programs) self.programDisabled(spec.name, p.name, probe.disabled.some((d) => d.program === p.name));
+
+  const events = opts.events ? createEventWriter({ format: opts.logFormat, logger }) : undefined;
+  const decoder = new TcpDecoder(tcpSink(tcp, events, new MonotonicClock()));
+  const reader = probe.object.openRingBuffer(
+    TCP_RING_BUFFER,
+    { pollIntervalMs: RING_POLL_MS, maxBatchBytes: RING_BATCH_BYTES, maxPendingBatches: RING_PENDING_BATCHES },
+    (batch) => {
+      const n = decoder.decodeBatch(batch);
+      self.events(spec.name, n);
+      self.ringbufBatch(spec.name, n);
+    },
+  );
+
+  let server: Awaited<ReturnType<typeof startMetricsServer>> | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    server = await startMetricsServer({ ...opts.metricsAddr, registry, logger });
+    const tick = (): void => {
+      const diff = targets.rescan();
+      for (const t of diff.added) log.info('target added', { pid: t.pid, comm: t.comm, reason: t.reason });
+      for (const t of diff.exited) {
+        log.info('target exited', { pid: t.pid, comm: t.comm });
+        if (t.reason === 'pid') selection.forgetTgid(t.pid);
+      }
+      self.eventsLostTotal(spec.name, kernelStats().dropped);
+    };
+    timer = setInterval(tick, opts.rescanIntervalMs);
+    log.info('lightfoot ready', {
+      metrics: `http://${formatAddr(server.address)}/metrics`,
+      probes: [spec.name],
+      disabledPrograms: probe.disabled.map((d) => d.program),
+      targets: targets.current().map((t) => ({ pid: t.pid, comm: t.comm })),
+    });
+    await waitForSignal(log);
+  } finally {
+    if (timer) clearInterval(timer);
+    // Detach first so nothing new arrives, drain what the ring still holds, then free.
+    probe.detach();
+    reader.stop();
+    const final = kernelStats();
+    self.eventsLostTotal(spec.name, final.dropped);
+    log.info('final counts', {
+      eventsEmitted: Number(final.emitted),
+      eventsDropped: Number(final.dropped),
+      eventsDecoded: decoder.stats.records,
+      malformed: decoder.stats.malformed,
+    });
+    probe.close();
+    runStats?.close();
+    native.setLogHandler(null);
+    await server?.close();
+  }
+  return 0;
+}

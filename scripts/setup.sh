@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs what lightfoot needs to build and test, idempotently, from Debian
+# packages and npm only (Rust crates are fetched by cargo during the build).
+# Run as root on Debian 12. Fast when everything is already there.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+. "$root/scripts/lib/env.sh"
+
+debs=(clang-19 llvm-19 lld-19 libelf-dev zlib1g-dev libbpf-dev bpftool pkg-config make gcc
+      nftables iproute2 curl ca-certificates)
+command -v node >/dev/null || debs+=(nodejs npm)
+command -v cargo >/dev/null || debs+=(cargo rustc)
+
+missing=()
+for p in "${debs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  [ "$(id -u)" = 0 ] || { echo "setup: installing ${missing[*]} needs root (run with sudo)" >&2; exit 1; }
+  echo "setup: installing Debian packages: ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+node_major=$(node -p 'process.versions.node.split(".")[0]')
+[ "$node_major" -ge 20 ] || { echo "setup: Node.js >= 20 is required (found $(node --version))" >&2; exit 1; }
+
+# npm ci only when the lock file changed since the last install.
+stamp="$root/node_modules/.lightfoot-lock.sha256"
+want=$(sha256sum "$root/package-lock.json" | cut -d' ' -f1)
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  (cd "$root" && npm ci --no-audit --no-fund --loglevel=error)
+  echo "$want" > "$stamp"
+fi
