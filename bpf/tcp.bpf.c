@@ -377,3 +377,16 @@ int BPF_PROG(lf_tcp_receive_reset, struct sock *sk)
 {
 	return lf_on_reset(sk, false);
 }
+
+/* A --pid target is gone for good once its group leader is freed (after every
+ * thread exited and its sockets closed): forget it at once so a reused pid is
+ * never monitored by mistake. The host's rescan reports the exit. */
+SEC("tp_btf/sched_process_free")
+int BPF_PROG(lf_tcp_process_free, struct task_struct *task)
+{
+	__u32 tgid = task->tgid;
+
+	if (task->pid == tgid)
+		bpf_map_delete_elem(&lf_allow_tgid, &tgid);
+	return 0;
+}

@@ -45,6 +45,12 @@ export function tcpProbe(cfg: TcpProbeConfig): ProbeSpec {
         required: false,
         degrades: 'resets received are not counted',
       },
+      {
+        name: 'lf_tcp_process_free',
+        attach: { kind: 'auto' },
+        required: false,
+        degrades: 'exited --pid targets are forgotten at the next rescan instead of at once',
+      },
     ],
     constants: {
       lf_cfg_select_all: rodata.u8(cfg.selectAll),

@@ -1,0 +1,181 @@
+// The `lightfoot` command line: commands, help text and error-to-exit-code
+// mapping. Commands call injected handlers so the daemon and doctor wiring
+// live elsewhere and this file stays testable without root.
+
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Command, CommanderError } from 'commander';
+import { LightfootError, UsageError, exitCodeFor, formatErrorLine } from '../errors';
+import { DEFAULTS, parseRunOptions, type RawRunOptions, type RunOptions } from './options';
+
+export interface DoctorOptions {
+  json: boolean;
+}
+
+export interface CommandHandlers {
+  /** Runs until stopped; resolves to the process exit code. */
+  run(opts: RunOptions): Promise<number>;
+  doctor(opts: DoctorOptions): Promise<number>;
+}
+
+export interface ProgramIO {
+  writeOut?: (text: string) => void;
+  writeErr?: (text: string) => void;
+  /** Picks the default --log-format (pretty on a terminal). */
+  stderrIsTTY?: boolean;
+  /** Defaults to the version in package.json. */
+  version?: string;
+  /** LIGHTFOOT_DEBUG=1 adds stack traces to unexpected errors. */
+  env?: NodeJS.ProcessEnv;
+}
+
+/** Exit code for bad command lines, as most Unix tools do. */
+export const EXIT_USAGE = 2;
+
+const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
+
+const RUN_EXAMPLES = `
+Examples:
+  # watch one process and everything later started as "nginx"
+  sudo lightfoot run --pid 1234 --comm nginx
+
+  # watch a systemd service through its cgroup (path from \`cat /proc/PID/cgroup\`)
+  sudo lightfoot run --cgroup system.slice/nginx.service
+
+  # watch every process, serve metrics on all interfaces, no event lines
+  sudo lightfoot run --all --metrics-addr 0.0.0.0:9464 --no-events
+
+  # pipe connection events (JSON lines) to jq; diagnostics stay on stderr
+  sudo lightfoot run --comm curl | jq .
+
+Selectors can be repeated and combined (--pid, --comm, --cgroup); --all stands alone.
+Metrics: http://HOST:PORT/metrics, health: http://HOST:PORT/healthz.
+`;
+
+const DOCTOR_EXAMPLES = `
+Examples:
+  # check kernel, privileges and eBPF features before running
+  sudo lightfoot doctor
+
+  # machine-readable report
+  sudo lightfoot doctor --json
+`;
+
+const ROOT_EXAMPLES = `
+Examples:
+  sudo lightfoot doctor
+  sudo lightfoot run --comm nginx
+  lightfoot run --help
+`;
+
+/**
+ * Build the commander program. Errors are not printed here: they propagate
+ * (exitOverride) so runCli can turn them into one line and an exit code.
+ *
+ * @example
+ * const code = await runCli(process.argv.slice(2), { run: runDaemon, doctor: runDoctor });
+ */
+export function buildProgram(handlers: CommandHandlers, io: ProgramIO = {}): Command {
+  const writeOut = io.writeOut ?? ((s: string) => void process.stdout.write(s));
+  const writeErr = io.writeErr ?? ((s: string) => void process.stderr.write(s));
+
+  const program = new Command('lightfoot')
+    .description('eBPF transport monitor: TCP connection metrics and events for selected processes')
+    .version(io.version ?? readVersion(), '-V, --version', 'print the version')
+    .helpOption('-h, --help', 'show help')
+    .exitOverride()
+    .configureOutput({ writeOut, writeErr, outputError: () => {} })
+    .showSuggestionAfterError(true)
+    .addHelpText('after', ROOT_EXAMPLES);
+
+  program
+    .command('run')
+    .description('watch the TCP connections of selected processes (needs root)')
+    .option('--pid <pid>', 'watch this process (repeatable, or comma-separated)', collect)
+    .option('--comm <name>', 'watch processes with this command name, now and later (repeatable; max 15 bytes)', collect)
+    .option('--cgroup <path>', 'watch processes in this cgroup v2 directory or below (repeatable)', collect)
+    .option('--all', 'watch every process')
+    .option('--metrics-addr <host:port>', `serve Prometheus metrics here; port 0 picks a free port (default: ${DEFAULTS.metricsAddr})`)
+    .option('--log-format <format>', 'diagnostic log format on stderr: json or pretty (default: pretty on a terminal, else json)')
+    .option('--log-level <level>', `error, warn, info or debug (default: ${DEFAULTS.logLevel})`)
+    .option('--max-series <n>', `label sets per metric before folding into "_overflow_" (default: ${DEFAULTS.maxSeries})`)
+    .option('--flush-interval-ms <ms>', `report counters of long-lived connections this often (default: ${DEFAULTS.flushIntervalMs})`)
+    .option('--rescan-interval-ms <ms>', `look for new and exited processes this often (default: ${DEFAULTS.rescanIntervalMs})`)
+    .option('--ring-buffer-size <bytes>', 'BPF ring buffer size, a power of two from 64KiB to 1GiB (default: 8MiB)')
+    .option('--no-events', 'do not write connection event lines to stdout')
+    .addHelpText('after', RUN_EXAMPLES)
+    .action(async (raw: RawRunOptions) => {
+      const opts = parseRunOptions(raw, { stderrIsTTY: io.stderrIsTTY ?? process.stderr.isTTY === true });
+      await handlers.run(opts);
+    });
+
+  program
+    .command('doctor')
+    .description('check that this host can run lightfoot and explain what is missing')
+    .option('--json', 'print the report as JSON')
+    .addHelpText('after', DOCTOR_EXAMPLES)
+    .action(async (raw: { json?: boolean }) => {
+      await handlers.doctor({ json: raw.json === true });
+    });
+
+  return program;
+}
+
+/**
+ * Parse `argv` (without node and script), run the command and return the exit
+ * code. Never throws and never prints a stack trace for expected errors.
+ */
+export async function runCli(argv: readonly string[], handlers: CommandHandlers, io: ProgramIO = {}): Promise<number> {
+  const writeErr = io.writeErr ?? ((s: string) => void process.stderr.write(s));
+  let code = 0;
+  const program = buildProgram(
+    {
+      run: async (o) => (code = await handlers.run(o)),
+      doctor: async (o) => (code = await handlers.doctor(o)),
+    },
+    io,
+  );
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+    return code;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // --help and --version end through exitOverride with exit code 0.
+      if (err.exitCode === 0) return 0;
+      // No command: commander already printed the help on stderr.
+      if (err.code === 'commander.help') return EXIT_USAGE;
+      const message = err.message
+        .replace(/^error: /, '')
+        .replace(/\s*\n?\(Did you mean (.*)\?\)/, '; did you mean $1?');
+      writeErr(formatErrorLine(new UsageError(message, { hint: `see \`${helpCommand(argv, program)}\`` })) + '\n');
+      return EXIT_USAGE;
+    }
+    writeErr(formatErrorLine(err) + '\n');
+    if (!(err instanceof LightfootError) && (io.env ?? process.env).LIGHTFOOT_DEBUG && err instanceof Error) {
+      writeErr(`${err.stack ?? ''}\n`);
+    }
+    return exitCodeFor(err);
+  }
+}
+
+function helpCommand(argv: readonly string[], program: Command): string {
+  const names = new Set(program.commands.map((c) => c.name()));
+  const sub = argv.find((a) => !a.startsWith('-'));
+  return sub !== undefined && names.has(sub) ? `lightfoot ${sub} --help` : 'lightfoot --help';
+}
+
+/** Version from the nearest package.json named "lightfoot" (works from src and dist). */
+export function readVersion(start: string = __dirname): string {
+  for (let dir = start; ; dir = path.dirname(dir)) {
+    try {
+      const pkg = JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')) as {
+        name?: string;
+        version?: string;
+      };
+      if (pkg.name === 'lightfoot' && typeof pkg.version === 'string') return pkg.version;
+    } catch {
+      // no package.json here; keep walking up
+    }
+    if (path.dirname(dir) === dir) return '0.0.0-unknown';
+  }
+}
