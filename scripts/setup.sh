@@ -6,7 +6,8 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 . "$root/scripts/lib/env.sh"
 
-debs=(clang-19 llvm-19 lld-19 libelf-dev zlib1g-dev libbpf-dev bpftool pkg-config make gcc
+debs=(clang-19 llvm-19 lld-19 libbpf-dev bpftool pkg-config make gcc
+      autoconf automake autopoint flex bison gawk m4   # vendored libelf in native/'s libbpf-sys
       nftables iproute2 curl ca-certificates)
 command -v node >/dev/null || debs+=(nodejs npm)
 command -v cargo >/dev/null || debs+=(cargo rustc)

@@ -1,6 +1,7 @@
 /** Facts about the running kernel that decide what the probes can do. */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
+import { parseMountInfo } from '../targets/cgroup';
 
 export interface KernelVersion {
   major: number;
@@ -28,13 +29,7 @@ export function hasVmlinuxBtf(): boolean {
 
 /** Mount points by filesystem type, from /proc/self/mountinfo. */
 export function mountsOfType(fstype: string, mountinfo = fs.readFileSync('/proc/self/mountinfo', 'utf8')): string[] {
-  const out: string[] = [];
-  for (const line of mountinfo.split('\n')) {
-    const sep = line.indexOf(' - ');
-    if (sep < 0) continue;
-    const fields = line.slice(0, sep).split(' ');
-    const type = line.slice(sep + 3).split(' ')[0];
-    if (type === fstype && fields[4]) out.push(fields[4].replace(/\\040/g, ' '));
-  }
-  return out;
+  return parseMountInfo(mountinfo)
+    .filter((m) => m.fsType === fstype)
+    .map((m) => m.mountPoint);
 }

@@ -1,0 +1,137 @@
+// Typed loader for native/lightfoot.node (the Rust crate in native/). The API is the
+// contract in docs/native-api.md; this file only loads the addon, types it, and guards
+// the callbacks the addon invokes from its threads.
+import { existsSync } from 'node:fs';
+import * as path from 'node:path';
+
+export interface ProgramInfo { name: string; section: string; type: string; autoload: boolean }
+export interface MapInfo { name: string; type: string; keySize: number; valueSize: number; maxEntries: number }
+export interface ProgramStats { name: string; id: number; runTimeNs: number; runCount: number; recursionMisses: number }
+export interface UprobeOptions {
+  binaryPath: string;
+  funcName?: string;
+  offset?: number;
+  pid?: number;
+  retprobe?: boolean;
+  cookie?: bigint;
+}
+export interface RingBufferOptions {
+  pollIntervalMs: number;
+  maxBatchBytes: number;
+  maxPendingBatches: number;
+}
+export interface RingBufferStats { batches: number; records: number; bytes: number; backpressureWaits: number }
+export type LogLevel = 'warn' | 'info' | 'debug';
+
+/** Error thrown by load(): `code` is LF_ERR_LOAD. */
+export interface LoadError extends Error { code: 'LF_ERR_LOAD'; failedProgram?: string }
+
+declare class NativeBpfObject {
+  private constructor();
+  static open(path: string): NativeBpfObject;
+  programs(): ProgramInfo[];
+  maps(): MapInfo[];
+  setConstant(name: string, value: Buffer): void;
+  setAutoload(program: string, enabled: boolean): void;
+  setMaxEntries(map: string, n: number): void;
+  load(): void;
+  attach(program: string): NativeLink;
+  attachTracepoint(program: string, category: string, name: string): NativeLink;
+  attachRawTracepoint(program: string, name: string): NativeLink;
+  attachUprobe(program: string, opts: UprobeOptions): NativeLink;
+  attachCgroup(program: string, cgroupPath: string): NativeLink;
+  mapLookup(map: string, key: Buffer): Buffer | null;
+  mapUpdate(map: string, key: Buffer, value: Buffer, flags?: number): void;
+  mapDelete(map: string, key: Buffer): boolean;
+  mapKeys(map: string): Buffer[];
+  programStats(): ProgramStats[];
+  openRingBuffer(map: string, opts: RingBufferOptions, onBatch: (batch: Buffer) => void): NativeRingBufferReader;
+  close(): void;
+}
+declare class NativeLink { private constructor(); destroy(): void }
+declare class NativeRingBufferReader { private constructor(); stop(): void; stats(): RingBufferStats }
+declare class NativeStatsHandle { private constructor(); close(): void }
+
+interface NativeModule {
+  BpfObject: typeof NativeBpfObject;
+  Link: typeof NativeLink;
+  RingBufferReader: typeof NativeRingBufferReader;
+  StatsHandle: typeof NativeStatsHandle;
+  enableRunTimeStats(): NativeStatsHandle;
+  possibleCpus(): number;
+  libbpfVersion(): string;
+  setLogHandler(fn: ((level: LogLevel, line: string) => void) | null): void;
+  mountTracefs(path: string): void;
+}
+
+/** Where the addon is looked for: $LIGHTFOOT_NATIVE, else <repo>/native/lightfoot.node
+ *  (this file runs as dist/runtime/native/binding.js, three levels below the repo root). */
+export function nativeAddonPath(): string {
+  const override = process.env.LIGHTFOOT_NATIVE;
+  if (override) return path.resolve(override);
+  return path.resolve(__dirname, '..', '..', '..', 'native', 'lightfoot.node');
+}
+
+function codedError(code: string, message: string, cause?: unknown): Error {
+  const e = new Error(message, cause === undefined ? undefined : { cause }) as Error & { code: string };
+  e.code = code;
+  return e;
+}
+
+function loadAddon(): NativeModule {
+  const file = nativeAddonPath();
+  if (!existsSync(file)) {
+    throw codedError('LF_ERR_NATIVE_MISSING', `native addon not found at ${file}: run \`npm run build\` (or scripts/build-native.sh)`);
+  }
+  try {
+    // dlopen rather than require: the override may name a file without the .node suffix
+    // (e.g. cargo's liblightfoot_native.so), which require() would parse as JavaScript.
+    const mod = { exports: {} as NativeModule };
+    process.dlopen(mod, file);
+    return mod.exports;
+  } catch (e) {
+    throw codedError('LF_ERR_NATIVE_LOAD', `loading native addon ${file}: ${(e as Error).message}`, e);
+  }
+}
+
+/** Runs `fn` so that a throw can't reach the addon (an exception inside a threadsafe-function
+ *  callback aborts the process there); the error is re-thrown on the next tick instead,
+ *  which makes it an ordinary 'uncaughtException'. */
+function guarded<A extends unknown[]>(fn: (...args: A) => void): (...args: A) => void {
+  return (...args: A) => {
+    try {
+      fn(...args);
+    } catch (e) {
+      process.nextTick(() => { throw e; });
+    }
+  };
+}
+
+const native = loadAddon();
+
+const rawOpenRingBuffer = native.BpfObject.prototype.openRingBuffer;
+native.BpfObject.prototype.openRingBuffer = function openRingBuffer(
+  this: NativeBpfObject, map: string, opts: RingBufferOptions, onBatch: (batch: Buffer) => void,
+): NativeRingBufferReader {
+  if (typeof onBatch !== 'function') throw codedError('LF_ERR_RINGBUF', `opening ring buffer ${map}: onBatch must be a function`);
+  return rawOpenRingBuffer.call(this, map, opts, guarded(onBatch));
+};
+
+export const BpfObject = native.BpfObject;
+export type BpfObject = NativeBpfObject;
+export const Link = native.Link;
+export type Link = NativeLink;
+export const RingBufferReader = native.RingBufferReader;
+export type RingBufferReader = NativeRingBufferReader;
+export const StatsHandle = native.StatsHandle;
+export type StatsHandle = NativeStatsHandle;
+
+/** BPF_ENABLE_STATS(BPF_STATS_RUN_TIME); the kernel keeps counting while the handle is open. */
+export function enableRunTimeStats(): StatsHandle { return native.enableRunTimeStats(); }
+export function possibleCpus(): number { return native.possibleCpus(); }
+export function libbpfVersion(): string { return native.libbpfVersion(); }
+/** Every libbpf line goes to `fn` (debug included: filter in JS). null uninstalls. */
+export function setLogHandler(fn: ((level: LogLevel, line: string) => void) | null): void {
+  native.setLogHandler(fn === null ? null : guarded(fn));
+}
+export function mountTracefs(target: string): void { native.mountTracefs(target); }
