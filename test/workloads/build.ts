@@ -1,0 +1,91 @@
+/**
+ * Compiles the C workloads into a cache directory OUTSIDE the repo, keyed by
+ * sha256(source + compiler command), so rebuilds only happen when the source
+ * (or the flags) change. Concurrent callers are safe: each compiles to a
+ * unique temp file and atomically renames it into place.
+ */
+import { createHash } from 'node:crypto';
+import { execFile } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { promisify } from 'node:util';
+
+const execFileP = promisify(execFile);
+
+/** Default cache root; override with LIGHTFOOT_WORKLOAD_CACHE. */
+export const DEFAULT_CACHE_DIR = '/var/cache/lightfoot/workloads';
+
+const CC = process.env.CC || 'cc';
+const CFLAGS = ['-O2', '-Wall', '-Wextra', '-Werror'];
+
+export interface Workloads {
+  /** Absolute path of the compiled tcp_workload binary. */
+  tcpWorkload: string;
+}
+
+/** Absolute path of the C source (works from the repo and from an outDir build). */
+export function tcpWorkloadSource(): string {
+  const candidates = [
+    path.resolve(__dirname, 'tcp_workload.c'),
+    // compiled JS lives in <outDir>/test/workloads/; the source stays in the repo
+    path.resolve(__dirname, '..', '..', '..', 'test', 'workloads', 'tcp_workload.c'),
+    path.resolve(process.cwd(), 'test', 'workloads', 'tcp_workload.c'),
+    '/work/main/test/workloads/tcp_workload.c',
+  ];
+  if (process.env.LIGHTFOOT_REPO) {
+    candidates.unshift(path.join(process.env.LIGHTFOOT_REPO, 'test', 'workloads', 'tcp_workload.c'));
+  }
+  for (const c of candidates) if (fs.existsSync(c)) return c;
+  throw new Error(`tcp_workload.c not found (looked in: ${candidates.join(', ')})`);
+}
+
+function cacheRoot(): string {
+  const wanted = process.env.LIGHTFOOT_WORKLOAD_CACHE || DEFAULT_CACHE_DIR;
+  try {
+    fs.mkdirSync(wanted, { recursive: true });
+    fs.accessSync(wanted, fs.constants.W_OK);
+    return wanted;
+  } catch {
+    // not root: fall back to a per-user temp dir (still outside the repo)
+    const fallback = path.join(os.tmpdir(), `lightfoot-workloads-${process.getuid?.() ?? 'u'}`);
+    fs.mkdirSync(fallback, { recursive: true });
+    return fallback;
+  }
+}
+
+async function compileCached(src: string, name: string): Promise<string> {
+  const source = fs.readFileSync(src);
+  const hash = createHash('sha256')
+    .update(source)
+    .update('\0' + CC + '\0' + CFLAGS.join(' '))
+    .digest('hex')
+    .slice(0, 16);
+  const dir = path.join(cacheRoot(), hash);
+  const out = path.join(dir, name);
+  if (fs.existsSync(out)) return out;
+  fs.mkdirSync(dir, { recursive: true });
+  const tmp = `${out}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
+  try {
+    await execFileP(CC, [...CFLAGS, '-o', tmp, src], { timeout: 120_000 });
+    fs.renameSync(tmp, out);
+  } catch (err) {
+    try { fs.rmSync(tmp, { force: true }); } catch { /* ignore */ }
+    const e = err as { stderr?: string; message: string };
+    throw new Error(`compiling ${src} failed: ${e.stderr || e.message}`);
+  }
+  return out;
+}
+
+let pending: Promise<Workloads> | undefined;
+
+/** Builds (or reuses from cache) all workloads; memoized per process. */
+export function buildWorkloads(): Promise<Workloads> {
+  if (!pending) {
+    pending = (async () => ({
+      tcpWorkload: await compileCached(tcpWorkloadSource(), 'tcp_workload'),
+    }))();
+    pending.catch(() => { pending = undefined; });
+  }
+  return pending;
+}
