@@ -8,6 +8,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 
 debs=(clang-19 llvm-19 lld-19 libbpf-dev bpftool pkg-config make gcc
       autoconf automake autopoint flex bison gawk m4   # vendored libelf in native/'s libbpf-sys
+      wasi-libc libclang-rt-19-dev-wasm32                 # C decoders -> wasm32
       nftables iproute2 curl ca-certificates)
 command -v node >/dev/null || debs+=(nodejs npm)
 command -v cargo >/dev/null || debs+=(cargo rustc)
@@ -32,4 +33,11 @@ want=$(sha256sum "$root/package-lock.json" | cut -d' ' -f1)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   (cd "$root" && npm ci --no-audit --no-fund --loglevel=error)
   echo "$want" > "$stamp"
+fi
+
+# wit-bindgen generates the C bindings of the decoder WIT; from the crate registry.
+tools=${LIGHTFOOT_TOOLS:-$LIGHTFOOT_CACHE/tools}
+if [ ! -x "$tools/bin/wit-bindgen" ] || ! "$tools/bin/wit-bindgen" --version | grep -q " 0.63.0"; then
+  echo "setup: building wit-bindgen-cli 0.63.0 (once)"
+  CARGO_TARGET_DIR=$LIGHTFOOT_CACHE/cargo-tools-target cargo install --quiet --root "$tools" --locked wit-bindgen-cli@0.63.0
 fi
