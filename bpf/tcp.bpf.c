@@ -48,29 +48,6 @@ const volatile struct {
 	struct lf_tcp_event event;
 } lf_tcp_btf_anchor;
 
-struct lf_tcp_sock {
-	__u64 open_ts_ns;
-	__u64 last_flush_ns;
-	__u64 cgroup_id;
-	__u64 bytes_sent;
-	__u64 bytes_received;
-	char comm[16];
-	__u32 tgid;
-	__u32 resets_sent;
-	__u32 resets_received;
-	__u8 role;
-	__u8 flags;
-	/* The 4-tuple as last seen live: sockets lose their ports when unhashed
-	 * at CLOSE, and have none yet at SYN_SENT. */
-	__u8 family;
-	__u8 _pad0;
-	__u16 sport;
-	__u16 dport;
-	__u8 _pad1[4];
-	__u8 saddr[16];
-	__u8 daddr[16];
-};
-
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, LF_MAX_TRACKED_SOCKETS);
@@ -78,22 +55,21 @@ struct {
 	__type(value, struct lf_tcp_sock);
 } lf_tcp_socks SEC(".maps");
 
-/* Accepted connections waiting for their owner's first syscall: cookie -> ts. */
+/* What happens to an accepted connection before its owner first touches it
+ * (softirq: owner unknown). Handed over when the owner claims it. */
+struct lf_tcp_pending {
+	__u64 accepted_ns;
+	__u32 resets_received;
+	__u8 state_before_close;
+	__u8 _pad[3];
+};
+
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, LF_MAX_PASSIVE_PENDING);
 	__type(key, __u64);
-	__type(value, __u64);
+	__type(value, struct lf_tcp_pending);
 } lf_tcp_passive SEC(".maps");
-
-/* Owners of just-closed connections: an abortive close (SO_LINGER 0) moves the
- * socket to CLOSE before the RST goes out, and that RST must still count. */
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, LF_MAX_RECENTLY_CLOSED);
-	__type(key, __u64);
-	__type(value, struct lf_tcp_sock);
-} lf_tcp_closed SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -213,7 +189,7 @@ static __always_inline struct lf_tcp_sock *lf_claim(const struct sock *sk, __u64
 {
 	struct lf_tcp_sock s = {};
 	__u64 now = bpf_ktime_get_ns();
-	__u64 *accepted_at = bpf_map_lookup_elem(&lf_tcp_passive, &cookie);
+	struct lf_tcp_pending *pending = bpf_map_lookup_elem(&lf_tcp_passive, &cookie);
 
 	s.tgid = tgid;
 	s.cgroup_id = bpf_get_current_cgroup_id();
@@ -222,9 +198,11 @@ static __always_inline struct lf_tcp_sock *lf_claim(const struct sock *sk, __u64
 	s.last_flush_ns = now;
 	s.role = role;
 	s.flags = flags;
-	if (accepted_at) {
+	if (pending) {
 		s.role = LF_TCP_ROLE_SERVER;
-		s.open_ts_ns = *accepted_at;
+		s.open_ts_ns = pending->accepted_ns;
+		s.resets_received = pending->resets_received;
+		s.state_before_close = pending->state_before_close;
 		s.flags &= ~LF_TCP_F_PREEXISTING;
 		bpf_map_delete_elem(&lf_tcp_passive, &cookie);
 	}
@@ -257,8 +235,10 @@ static __always_inline int lf_on_io(struct sock *sk, int ret, int flags, bool is
 		s = lf_claim(sk, cookie, tgid, LF_TCP_ROLE_UNKNOWN, LF_TCP_F_PREEXISTING);
 		if (!s)
 			return 0;
-		if (state != LF_TCP_SYN_SENT && state != LF_TCP_CLOSE)
+		if (state != LF_TCP_SYN_SENT)
 			lf_emit(sk, cookie, s, LF_TCP_EV_OPEN, state, state, 0);
+		if (s->resets_received) /* the peer reset it before the owner's first read */
+			lf_emit(sk, cookie, s, LF_TCP_EV_RESET, state, state, LF_TCP_F_RESET_RECEIVED);
 	}
 	if (is_send)
 		__sync_fetch_and_add(&s->bytes_sent, ret);
@@ -297,9 +277,9 @@ int BPF_PROG(lf_tcp_set_state, const struct sock *sk, const int oldstate, const 
 
 	if (oldstate == LF_TCP_LISTEN && newstate == LF_TCP_SYN_RECV) {
 		/* A child of a listener, in softirq: owner unknown until accept()ed. */
-		__u64 now = bpf_ktime_get_ns();
+		struct lf_tcp_pending pending = { .accepted_ns = bpf_ktime_get_ns() };
 
-		bpf_map_update_elem(&lf_tcp_passive, &cookie, &now, BPF_ANY);
+		bpf_map_update_elem(&lf_tcp_passive, &cookie, &pending, BPF_ANY);
 		return 0;
 	}
 	struct lf_tcp_sock *s = bpf_map_lookup_elem(&lf_tcp_socks, &cookie);
@@ -309,8 +289,10 @@ int BPF_PROG(lf_tcp_set_state, const struct sock *sk, const int oldstate, const 
 		bool process_ctx = newstate == LF_TCP_SYN_SENT || newstate == LF_TCP_FIN_WAIT1 ||
 				   newstate == LF_TCP_LAST_ACK;
 		if (!process_ctx) {
-			if (newstate == LF_TCP_CLOSE)
-				bpf_map_delete_elem(&lf_tcp_passive, &cookie);
+			struct lf_tcp_pending *pending;
+
+			if (newstate == LF_TCP_CLOSE && (pending = bpf_map_lookup_elem(&lf_tcp_passive, &cookie)))
+				pending->state_before_close = oldstate;
 			return 0;
 		}
 		__u32 tgid = bpf_get_current_pid_tgid() >> 32;
@@ -332,11 +314,12 @@ int BPF_PROG(lf_tcp_set_state, const struct sock *sk, const int oldstate, const 
 		return 0;
 	}
 	if (newstate == LF_TCP_CLOSE) {
-		__u8 flags = oldstate == LF_TCP_SYN_SENT ? LF_TCP_F_NEVER_ESTABLISHED : 0;
-
-		lf_emit(sk, cookie, s, LF_TCP_EV_CLOSE, oldstate, newstate, flags);
-		bpf_map_update_elem(&lf_tcp_closed, &cookie, s, BPF_ANY);
-		bpf_map_delete_elem(&lf_tcp_socks, &cookie);
+		/* Not the end yet: the owner may still read what arrived with the
+		 * FIN, and an abortive close sends its RST after this. The CLOSE
+		 * event goes out when the socket is destroyed. */
+		s->state_before_close = oldstate;
+		if (oldstate == LF_TCP_SYN_SENT)
+			s->flags |= LF_TCP_F_NEVER_ESTABLISHED;
 		return 0;
 	}
 	if (lf_cfg_emit_state_changes)
@@ -351,10 +334,13 @@ static __always_inline int lf_on_reset(const struct sock *sk, bool sent)
 	__u64 cookie = bpf_get_socket_cookie((void *)sk);
 	struct lf_tcp_sock *s = bpf_map_lookup_elem(&lf_tcp_socks, &cookie);
 
-	if (!s)
-		s = bpf_map_lookup_elem(&lf_tcp_closed, &cookie);
-	if (!s)
+	if (!s) {
+		struct lf_tcp_pending *pending;
+
+		if (!sent && (pending = bpf_map_lookup_elem(&lf_tcp_passive, &cookie)))
+			__sync_fetch_and_add(&pending->resets_received, 1);
 		return 0;
+	}
 	if (sent)
 		__sync_fetch_and_add(&s->resets_sent, 1);
 	else
@@ -376,6 +362,23 @@ SEC("tp_btf/tcp_receive_reset")
 int BPF_PROG(lf_tcp_receive_reset, struct sock *sk)
 {
 	return lf_on_reset(sk, false);
+}
+
+/* The socket is freed: its owner closed it and the stack is done with it, so
+ * every counter is final. */
+SEC("tp_btf/tcp_destroy_sock")
+int BPF_PROG(lf_tcp_destroy_sock, struct sock *sk)
+{
+	__u64 cookie = bpf_get_socket_cookie(sk);
+	struct lf_tcp_sock *s = bpf_map_lookup_elem(&lf_tcp_socks, &cookie);
+
+	if (!s) {
+		bpf_map_delete_elem(&lf_tcp_passive, &cookie);
+		return 0;
+	}
+	lf_emit(sk, cookie, s, LF_TCP_EV_CLOSE, s->state_before_close, LF_TCP_CLOSE, 0);
+	bpf_map_delete_elem(&lf_tcp_socks, &cookie);
+	return 0;
 }
 
 /* A --pid target is gone for good once its group leader is freed (after every

@@ -17,7 +17,7 @@ enum lf_tcp_event_kind {
 	LF_TCP_EV_OPEN = 1,    /* connection established (or first seen, see flags) */
 	LF_TCP_EV_STATE = 2,   /* TCP state change of a tracked connection */
 	LF_TCP_EV_RESET = 3,   /* RST sent or received (flags say which) */
-	LF_TCP_EV_CLOSE = 4,   /* reached TCP_CLOSE; counters are final */
+	LF_TCP_EV_CLOSE = 4,   /* socket destroyed (closed by its owner and the stack); counters are final */
 	LF_TCP_EV_FLUSH = 5,   /* periodic counter snapshot of a live connection */
 };
 
@@ -85,6 +85,32 @@ struct lf_tcp_stats {
 /* Key of the comm allow-list: the kernel's 16-byte, NUL-padded task comm. */
 struct lf_comm_key {
 	char comm[16];
+};
+
+/* Per-connection state in the lf_tcp_socks map (key: socket cookie). Shared
+ * with the host so that, at shutdown, it can report the counters of
+ * connections that are still open. */
+struct lf_tcp_sock {
+	__u64 open_ts_ns;
+	__u64 last_flush_ns;
+	__u64 cgroup_id;
+	__u64 bytes_sent;
+	__u64 bytes_received;
+	char comm[16];
+	__u32 tgid;
+	__u32 resets_sent;
+	__u32 resets_received;
+	__u8 role;
+	__u8 flags;
+	/* The 4-tuple as last seen live: sockets lose their ports when unhashed
+	 * at CLOSE, and have none yet at SYN_SENT. */
+	__u8 family;
+	__u8 state_before_close; /* reported as old_state of the CLOSE event */
+	__u16 sport;
+	__u16 dport;
+	__u8 _pad1[4];
+	__u8 saddr[16];
+	__u8 daddr[16];
 };
 
 #endif /* LIGHTFOOT_TCP_H */

@@ -7,5 +7,6 @@ cd "$root"
 bash scripts/build-bpf.sh
 node scripts/gen-event-readers.js
 bash scripts/build-native.sh
-npx tsc -p tsconfig.json
+# node_modules/.bin/tsc belongs to another package (typescript-compiler-api); use ours.
+node node_modules/typescript/bin/tsc -p tsconfig.json
 chmod +x dist/runtime/cli/main.js

@@ -14,7 +14,7 @@ const PROBES = {
   tcp: {
     object: 'dist/bpf/tcp.bpf.o',
     header: 'bpf/tcp.h',
-    structs: ['lf_tcp_event', 'lf_tcp_stats'],
+    structs: ['lf_tcp_event', 'lf_tcp_stats', 'lf_tcp_sock'],
     enums: ['lf_tcp_event_kind', 'lf_tcp_role', 'lf_tcp_event_flag', 'lf_tcp_stat'],
   },
 };
@@ -42,6 +42,23 @@ function resolve(btf, id) {
 
 const camel = (s) => s.replace(/_([a-z0-9])/g, (_, c) => c.toUpperCase());
 const pascal = (s) => camel(s).replace(/^[a-z]/, (c) => c.toUpperCase());
+
+function fieldWriter(btf, member, off, val) {
+  const t = resolve(btf, member.type_id);
+  if (t.kind === 'INT' || t.kind === 'ENUM') {
+    const signed = t.encoding === 'SIGNED';
+    switch (t.size) {
+      case 1: return `buf.write${signed ? 'Int8' : 'UInt8'}(${val}, ${off})`;
+      case 2: return `buf.write${signed ? 'Int16LE' : 'UInt16LE'}(${val}, ${off})`;
+      case 4: return `buf.write${signed ? 'Int32LE' : 'UInt32LE'}(${val}, ${off})`;
+      case 8: return `buf.write${signed ? 'BigInt64LE' : 'BigUInt64LE'}(${val}, ${off})`;
+    }
+  }
+  const elem = resolve(btf, t.type_id);
+  if (elem.name === 'char') return `buf.fill(0, ${off}, ${off} + ${t.nr_elems}).write(${val}, ${off}, ${t.nr_elems - 1}, 'latin1')`;
+  if (elem.size === 1) return `buf.set(${val}.subarray(0, ${t.nr_elems}), ${off})`;
+  return `${val}.forEach((x, i) => buf.writeBigUInt64LE(x, ${off} + i * 8))`;
+}
 
 function fieldReader(btf, member, off) {
   const t = resolve(btf, member.type_id);
@@ -94,7 +111,8 @@ function generate(probe, spec) {
       .filter((m) => !m.name.startsWith('_pad'))
       .map((m) => {
         if (m.bits_offset % 8 !== 0) throw new Error(`btf: ${name}.${m.name} is a bit-field`);
-        return { name: m.name, off: m.bits_offset / 8, ...fieldReader(btf, m, `off + ${m.bits_offset / 8}`) };
+        const at = `off + ${m.bits_offset / 8}`;
+        return { name: m.name, off: m.bits_offset / 8, write: fieldWriter(btf, m, at, `v.${m.name}`), ...fieldReader(btf, m, at) };
       });
     const type = pascal(name);
     out.push(`export const SIZEOF_${name.toUpperCase()} = ${s.size};`, '');
@@ -109,6 +127,10 @@ function generate(probe, spec) {
     out.push('  return {');
     for (const f of fields) out.push(`    ${f.name}: ${f.expr},`);
     out.push('  };', '}', '');
+    out.push(`/** Writes one ${name} at byte offset \`off\`; padding is left as it is (zero in a fresh Buffer). */`);
+    out.push(`export function write${type}(buf: Buffer, off: number, v: ${type}): void {`);
+    for (const f of fields) out.push(`  ${f.write};`);
+    out.push('}', '');
   }
   return out.join('\n');
 }

@@ -5,7 +5,6 @@
 
 #define LF_MAX_TRACKED_SOCKETS 65536   /* LRU: live monitored connections */
 #define LF_MAX_PASSIVE_PENDING 16384   /* LRU: accepted, not yet touched by a process */
-#define LF_MAX_RECENTLY_CLOSED 8192    /* LRU: owners kept for RSTs sent after CLOSE */
 #define LF_MAX_ALLOWED_TGIDS 4096
 #define LF_MAX_ALLOWED_CGROUPS 1024
 #define LF_MAX_ALLOWED_COMMS 256

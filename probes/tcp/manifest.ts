@@ -26,6 +26,7 @@ export function tcpProbe(cfg: TcpProbeConfig): ProbeSpec {
     ringBuffer: TCP_RING_BUFFER,
     programs: [
       { name: 'lf_tcp_set_state', attach: { kind: 'auto' }, required: true },
+      { name: 'lf_tcp_destroy_sock', attach: { kind: 'auto' }, required: true },
       {
         name: 'lf_tcp_send_length',
         attach: { kind: 'auto' },

@@ -21,6 +21,8 @@ import { packageRoot } from '../package-root';
 import { TCP_RING_BUFFER, TCP_STATS_MAP, tcpProbe } from '../../probes/tcp/manifest';
 import { LF_TCP_STAT } from '../../probes/tcp/generated/events';
 import { TcpDecoder } from '../../probes/tcp/decoder';
+import { finalFlushRecords } from '../../probes/tcp/final-flush';
+import { packBatch } from '../probes/batch';
 import { tcpSink } from './tcp-sink';
 import { MonotonicClock } from './clock';
 import { preflight } from './preflight';
@@ -144,15 +146,20 @@ export async function runDaemon(opts: RunOptions): Promise<number> {
     await waitForSignal(log);
   } finally {
     if (timer) clearInterval(timer);
-    // Detach first so nothing new arrives, drain what the ring still holds, then free.
+    // Detach first so nothing new arrives, drain what the ring still holds,
+    // report the counters of connections still open, then free.
     probe.detach();
     reader.stop();
+    await new Promise((r) => setTimeout(r, 50)); // batches queued for JS before stop()
+    const open = finalFlushRecords(probe.object, process.hrtime.bigint());
+    if (open.length) decoder.decodeBatch(packBatch(open));
     const final = kernelStats();
     self.eventsLostTotal(spec.name, final.dropped);
     log.info('final counts', {
       eventsEmitted: Number(final.emitted),
       eventsDropped: Number(final.dropped),
-      eventsDecoded: decoder.stats.records,
+      eventsDecoded: decoder.stats.records - open.length,
+      openConnectionsFlushed: open.length,
       malformed: decoder.stats.malformed,
     });
     probe.close();

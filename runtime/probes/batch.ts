@@ -23,3 +23,17 @@ export function walkBatch(batch: Buffer, onRecord: (buf: Buffer, off: number, le
   }
   return { records, malformedBytes: Math.max(0, batch.length - off) };
 }
+
+/** Frames records the way the native reader does; for records the host makes itself. */
+export function packBatch(records: Buffer[]): Buffer {
+  let size = 0;
+  for (const r of records) size += (4 + r.length + 7) & ~7;
+  const out = Buffer.alloc(size);
+  let off = 0;
+  for (const r of records) {
+    out.writeUInt32LE(r.length, off);
+    r.copy(out, off + 4);
+    off += (4 + r.length + 7) & ~7;
+  }
+  return out;
+}

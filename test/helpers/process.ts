@@ -19,6 +19,8 @@ export interface SpawnWorkloadOptions {
   timeoutMs?: number;
   /** Register in the global `cleanup` registry (default true). */
   autoCleanup?: boolean;
+  /** Keep stdin open as a pipe, for workloads driven by commands (stepper.js). */
+  stdin?: boolean;
 }
 
 export interface WorkloadHandle {
@@ -37,6 +39,8 @@ export interface WorkloadHandle {
   /** SIGTERM (default), escalate to SIGKILL after graceMs; resolves when exited. */
   kill(signal?: NodeJS.Signals, graceMs?: number): Promise<ExitInfo>;
   readonly hasExited: boolean;
+  /** Writes one command line to stdin (needs `stdin: true`). */
+  send(line: string): void;
 }
 
 type CleanupFn = () => unknown | Promise<unknown>;
@@ -90,7 +94,7 @@ export function spawnWorkload(bin: string, args: string[], opts: SpawnWorkloadOp
   const cp = spawn(command[0], command.slice(1), {
     env: opts.env ?? process.env,
     cwd: opts.cwd,
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: [opts.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],
   });
   if (cp.pid === undefined) {
     // spawn failure is reported via 'error'; pid is undefined synchronously
@@ -162,6 +166,10 @@ export function spawnWorkload(bin: string, args: string[], opts: SpawnWorkloadOp
     lines,
     stdout: () => out,
     stderr: () => err,
+    send(line: string) {
+      if (!cp.stdin) throw new Error('spawnWorkload: pass { stdin: true } to send commands');
+      cp.stdin.write(`${line}\n`);
+    },
     get hasExited() {
       return exitInfo !== undefined;
     },

@@ -20,14 +20,4 @@ export function encodeTcpEvent(ev: Partial<LfTcpEvent>): Buffer {
   return b;
 }
 
-/** Packs records the way the native reader hands them over (docs/native-api.md). */
-export function packBatch(records: Buffer[]): Buffer {
-  const parts: Buffer[] = [];
-  for (const r of records) {
-    const head = Buffer.alloc(4);
-    head.writeUInt32LE(r.length);
-    const pad = Buffer.alloc((8 - ((4 + r.length) % 8)) % 8);
-    parts.push(head, r, pad);
-  }
-  return Buffer.concat(parts);
-}
+export { packBatch } from '../../runtime/probes/batch';

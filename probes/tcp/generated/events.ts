@@ -127,6 +127,35 @@ export function readLfTcpEvent(buf: Buffer, off: number): LfTcpEvent {
   };
 }
 
+/** Writes one lf_tcp_event at byte offset `off`; padding is left as it is (zero in a fresh Buffer). */
+export function writeLfTcpEvent(buf: Buffer, off: number, v: LfTcpEvent): void {
+  buf.writeUInt8(v.kind, off + 0);
+  buf.writeUInt8(v.family, off + 1);
+  buf.writeUInt8(v.old_state, off + 2);
+  buf.writeUInt8(v.new_state, off + 3);
+  buf.writeUInt8(v.role, off + 4);
+  buf.writeUInt8(v.flags, off + 5);
+  buf.writeUInt32LE(v.tgid, off + 8);
+  buf.writeUInt16LE(v.sport, off + 12);
+  buf.writeUInt16LE(v.dport, off + 14);
+  buf.writeBigUInt64LE(v.ts_ns, off + 16);
+  buf.writeBigUInt64LE(v.cookie, off + 24);
+  buf.writeBigUInt64LE(v.cgroup_id, off + 32);
+  buf.set(v.saddr.subarray(0, 16), off + 40);
+  buf.set(v.daddr.subarray(0, 16), off + 56);
+  buf.fill(0, off + 72, off + 72 + 16).write(v.comm, off + 72, 15, 'latin1');
+  buf.writeBigUInt64LE(v.bytes_sent, off + 88);
+  buf.writeBigUInt64LE(v.bytes_received, off + 96);
+  buf.writeBigUInt64LE(v.bytes_acked, off + 104);
+  buf.writeBigUInt64LE(v.bytes_retrans, off + 112);
+  buf.writeUInt32LE(v.total_retrans, off + 120);
+  buf.writeUInt32LE(v.srtt_us, off + 124);
+  buf.writeUInt32LE(v.snd_cwnd, off + 128);
+  buf.writeUInt32LE(v.resets_sent, off + 132);
+  buf.writeUInt32LE(v.resets_received, off + 136);
+  buf.writeBigUInt64LE(v.open_ts_ns, off + 144);
+}
+
 export const SIZEOF_LF_TCP_STATS = 64;
 
 export const LF_TCP_STATS_OFFSETS = {
@@ -142,4 +171,95 @@ export function readLfTcpStats(buf: Buffer, off: number): LfTcpStats {
   return {
     counters: [buf.readBigUInt64LE(off + 0 + 0), buf.readBigUInt64LE(off + 0 + 8), buf.readBigUInt64LE(off + 0 + 16), buf.readBigUInt64LE(off + 0 + 24), buf.readBigUInt64LE(off + 0 + 32)],
   };
+}
+
+/** Writes one lf_tcp_stats at byte offset `off`; padding is left as it is (zero in a fresh Buffer). */
+export function writeLfTcpStats(buf: Buffer, off: number, v: LfTcpStats): void {
+  v.counters.forEach((x, i) => buf.writeBigUInt64LE(x, off + 0 + i * 8));
+}
+
+export const SIZEOF_LF_TCP_SOCK = 112;
+
+export const LF_TCP_SOCK_OFFSETS = {
+  open_ts_ns: 0,
+  last_flush_ns: 8,
+  cgroup_id: 16,
+  bytes_sent: 24,
+  bytes_received: 32,
+  comm: 40,
+  tgid: 56,
+  resets_sent: 60,
+  resets_received: 64,
+  role: 68,
+  flags: 69,
+  family: 70,
+  state_before_close: 71,
+  sport: 72,
+  dport: 74,
+  saddr: 80,
+  daddr: 96,
+} as const;
+
+export interface LfTcpSock {
+  open_ts_ns: bigint;
+  last_flush_ns: bigint;
+  cgroup_id: bigint;
+  bytes_sent: bigint;
+  bytes_received: bigint;
+  comm: string;
+  tgid: number;
+  resets_sent: number;
+  resets_received: number;
+  role: number;
+  flags: number;
+  family: number;
+  state_before_close: number;
+  sport: number;
+  dport: number;
+  saddr: Uint8Array;
+  daddr: Uint8Array;
+}
+
+/** Reads one lf_tcp_sock at byte offset `off`; the caller checks the length. */
+export function readLfTcpSock(buf: Buffer, off: number): LfTcpSock {
+  return {
+    open_ts_ns: buf.readBigUInt64LE(off + 0),
+    last_flush_ns: buf.readBigUInt64LE(off + 8),
+    cgroup_id: buf.readBigUInt64LE(off + 16),
+    bytes_sent: buf.readBigUInt64LE(off + 24),
+    bytes_received: buf.readBigUInt64LE(off + 32),
+    comm: cString(buf, off + 40, off + 40 + 16),
+    tgid: buf.readUInt32LE(off + 56),
+    resets_sent: buf.readUInt32LE(off + 60),
+    resets_received: buf.readUInt32LE(off + 64),
+    role: buf.readUInt8(off + 68),
+    flags: buf.readUInt8(off + 69),
+    family: buf.readUInt8(off + 70),
+    state_before_close: buf.readUInt8(off + 71),
+    sport: buf.readUInt16LE(off + 72),
+    dport: buf.readUInt16LE(off + 74),
+    saddr: buf.subarray(off + 80, off + 80 + 16),
+    daddr: buf.subarray(off + 96, off + 96 + 16),
+  };
+}
+
+/** Writes one lf_tcp_sock at byte offset `off`; padding is left as it is (zero in a fresh Buffer). */
+export function writeLfTcpSock(buf: Buffer, off: number, v: LfTcpSock): void {
+  buf.writeBigUInt64LE(v.open_ts_ns, off + 0);
+  buf.writeBigUInt64LE(v.last_flush_ns, off + 8);
+  buf.writeBigUInt64LE(v.cgroup_id, off + 16);
+  buf.writeBigUInt64LE(v.bytes_sent, off + 24);
+  buf.writeBigUInt64LE(v.bytes_received, off + 32);
+  buf.fill(0, off + 40, off + 40 + 16).write(v.comm, off + 40, 15, 'latin1');
+  buf.writeUInt32LE(v.tgid, off + 56);
+  buf.writeUInt32LE(v.resets_sent, off + 60);
+  buf.writeUInt32LE(v.resets_received, off + 64);
+  buf.writeUInt8(v.role, off + 68);
+  buf.writeUInt8(v.flags, off + 69);
+  buf.writeUInt8(v.family, off + 70);
+  buf.writeUInt8(v.state_before_close, off + 71);
+  buf.writeUInt16LE(v.sport, off + 72);
+  buf.writeUInt16LE(v.dport, off + 74);
+  buf.set(v.saddr.subarray(0, 16), off + 80);
+  buf.set(v.daddr.subarray(0, 16), off + 96);
 }
