@@ -101,6 +101,8 @@ export async function runDaemon(opts: RunOptions): Promise<number> {
   };
 
   const registry = new Registry();
+  // Registered first: its reading also advances lightfoot_events_lost_total (see probeKernelMetrics).
+  probeKernelMetrics(registry, spec.name, kernelStats, (stats) => self.eventsLostTotal(spec.name, stats.dropped));
   const tcp = tcpMetrics(registry, { maxSeries: opts.maxSeries });
   const self = selfMetrics(registry, {
     logger,
@@ -108,7 +110,6 @@ export async function runDaemon(opts: RunOptions): Promise<number> {
     programStats: () =>
       probe.object.programStats().map((p) => ({ program: p.name, runTimeNs: p.runTimeNs, runCount: p.runCount })),
   });
-  probeKernelMetrics(registry, spec.name, kernelStats);
   for (const p of spec.programs) self.programDisabled(spec.name, p.name, probe.disabled.some((d) => d.program === p.name));
 
   const events = opts.events ? createEventWriter({ format: opts.logFormat, logger }) : undefined;

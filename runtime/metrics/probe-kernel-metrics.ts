@@ -8,7 +8,17 @@ import { MonotonicTracker } from './self-metrics';
 
 export type KernelStatReader = () => Record<string, bigint>;
 
-export function probeKernelMetrics(registry: Registry, probe: string, read: KernelStatReader): void {
+/**
+ * `onRead` sees every reading, so other metrics derived from the same counters
+ * (lost events) are current in the same scrape: register this one first, as
+ * prom-client collects in registration order.
+ */
+export function probeKernelMetrics(
+  registry: Registry,
+  probe: string,
+  read: KernelStatReader,
+  onRead?: (stats: Record<string, bigint>) => void,
+): void {
   const tracker = new MonotonicTracker();
   new Counter({
     name: 'lightfoot_probe_kernel_events_total',
@@ -17,7 +27,9 @@ export function probeKernelMetrics(registry: Registry, probe: string, read: Kern
     registers: [registry],
     collect() {
       try {
-        for (const [stat, total] of Object.entries(read())) {
+        const stats = read();
+        onRead?.(stats);
+        for (const [stat, total] of Object.entries(stats)) {
           const delta = tracker.advance(`${probe}/${stat}`, Number(total));
           if (delta > 0) this.inc({ probe, stat }, delta);
           else this.inc({ probe, stat }, 0);
