@@ -1,0 +1,26 @@
+/** What every benchmark returns, so one runner can record them all. */
+export interface BenchRow {
+  /** What was measured, e.g. "loopback ping-pong, 4 conns x 64 B". */
+  name: string;
+  /** The headline number. */
+  value: number;
+  unit: string;
+  /** Free text: runs, medians, spread. */
+  detail?: string;
+}
+
+export interface BenchSection {
+  title: string;
+  /** Why this is measured and how. */
+  method: string;
+  rows: BenchRow[];
+}
+
+export const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+
+export const fmt = (n: number, digits = 0): string =>
+  n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
