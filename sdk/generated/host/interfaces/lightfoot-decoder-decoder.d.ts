@@ -1,0 +1,12 @@
+/** @module Interface lightfoot:decoder/decoder@0.1.0 **/
+/**
+ * Called once after instantiation (and again after every restart).
+ */
+export function describe(): DecoderInfo;
+/**
+ * Decodes one msgpack batch (layout: sdk/docs/batch-format.md).
+ */
+export function decode(batch: Uint8Array): DecodeOutput;
+export type DecoderInfo = import('./lightfoot-decoder-types.js').DecoderInfo;
+export type DecodeOutput = import('./lightfoot-decoder-types.js').DecodeOutput;
+export type DecodeError = import('./lightfoot-decoder-types.js').DecodeError;
