@@ -38,6 +38,7 @@ enum {
 const volatile __u64 lf_cfg_flush_interval_ns = 5000000000ULL;
 const volatile __u64 lf_cfg_wakeup_bytes = 256 * 1024;
 const volatile __u8 lf_cfg_emit_state_changes = 1;
+const volatile __u8 lf_cfg_capture_data = 0; /* payload capture programs are loaded */
 
 /* Emits BTF for the types of tcp.h so the host reader is generated from them. */
 const volatile struct {
@@ -45,7 +46,9 @@ const volatile struct {
 	enum lf_tcp_role role;
 	enum lf_tcp_event_flag flag;
 	enum lf_tcp_stat stat;
+	enum lf_tcp_direction direction;
 	struct lf_tcp_event event;
+	struct lf_tcp_data data;
 } lf_tcp_btf_anchor;
 
 struct {
@@ -215,6 +218,8 @@ static __always_inline struct lf_tcp_sock *lf_claim(const struct sock *sk, __u64
 	return bpf_map_lookup_elem(&lf_tcp_socks, &cookie);
 }
 
+#include "tcp_capture.bpf.h"
+
 /* send/recv syscalls: exact payload bytes, first-use claim, periodic flush. */
 static __always_inline int lf_on_io(struct sock *sk, int ret, int flags, bool is_send)
 {
@@ -240,6 +245,8 @@ static __always_inline int lf_on_io(struct sock *sk, int ret, int flags, bool is
 		if (s->resets_received) /* the peer reset it before the owner's first read */
 			lf_emit(sk, cookie, s, LF_TCP_EV_RESET, state, state, LF_TCP_F_RESET_RECEIVED);
 	}
+	if (lf_cfg_capture_data)
+		lf_io_mark(cookie);
 	if (is_send)
 		__sync_fetch_and_add(&s->bytes_sent, ret);
 	else if (!(flags & MSG_PEEK))

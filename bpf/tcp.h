@@ -19,6 +19,7 @@ enum lf_tcp_event_kind {
 	LF_TCP_EV_RESET = 3,   /* RST sent or received (flags say which) */
 	LF_TCP_EV_CLOSE = 4,   /* socket destroyed (closed by its owner and the stack); counters are final */
 	LF_TCP_EV_FLUSH = 5,   /* periodic counter snapshot of a live connection */
+	LF_TCP_EV_DATA = 6,    /* payload bytes of one send/recv syscall (struct lf_tcp_data) */
 };
 
 /* Which side opened the connection. */
@@ -44,7 +45,9 @@ enum lf_tcp_stat {
 	LF_TCP_STAT_TRACKED = 2,       /* connections that entered the socket map */
 	LF_TCP_STAT_FILTERED = 3,      /* first touches by processes outside the selection */
 	LF_TCP_STAT_MAP_FULL = 4,      /* socket map insert failures */
-	LF_TCP_STAT_MAX = 5,
+	LF_TCP_STAT_DATA_EMITTED = 5,  /* payload records submitted (data ring buffer) */
+	LF_TCP_STAT_DATA_DROPPED = 6,  /* payload records lost: data ring buffer full */
+	LF_TCP_STAT_MAX = 7,
 };
 
 struct lf_tcp_event {
@@ -79,7 +82,28 @@ struct lf_tcp_event {
 
 struct lf_tcp_stats {
 	__u64 counters[LF_TCP_STAT_MAX];
-	__u64 _pad0[3];
+	__u64 _pad0[1];
+};
+
+/* Payload capture, for decoders that subscribe to streams. */
+#define LF_TCP_DATA_MAX 16384
+
+enum lf_tcp_direction {
+	LF_TCP_DIR_EGRESS = 0,  /* written by the owner */
+	LF_TCP_DIR_INGRESS = 1, /* read by the owner */
+};
+
+/* Variable length: the record ends after `captured` bytes of data. */
+struct lf_tcp_data {
+	__u8 kind;        /* LF_TCP_EV_DATA */
+	__u8 direction;   /* enum lf_tcp_direction */
+	__u16 _pad0;
+	__u32 tgid;
+	__u64 ts_ns;
+	__u64 cookie;
+	__u32 len;        /* bytes the syscall moved */
+	__u32 captured;   /* bytes of data[] present; < len means the rest was not captured */
+	__u8 data[LF_TCP_DATA_MAX];
 };
 
 /* Key of the comm allow-list: the kernel's 16-byte, NUL-padded task comm. */

@@ -21,6 +21,7 @@ fi
 libbpf_inc=${LIBBPF_INCLUDE:-/usr/include}
 
 for hdr in "$root"/bpf/*.h; do
+  case "$hdr" in *.bpf.h) continue ;; esac # BPF-side code, not a shared layout
   # Event layouts cross the kernel/user boundary: no implicit padding allowed.
   "$clang" -fsyntax-only -Wpadded -Werror -x c -include linux/types.h "$hdr"
 done

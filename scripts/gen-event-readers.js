@@ -14,8 +14,8 @@ const PROBES = {
   tcp: {
     object: 'dist/bpf/tcp.bpf.o',
     header: 'bpf/tcp.h',
-    structs: ['lf_tcp_event', 'lf_tcp_stats', 'lf_tcp_sock'],
-    enums: ['lf_tcp_event_kind', 'lf_tcp_role', 'lf_tcp_event_flag', 'lf_tcp_stat'],
+    structs: ['lf_tcp_event', 'lf_tcp_stats', 'lf_tcp_sock', 'lf_tcp_data'],
+    enums: ['lf_tcp_event_kind', 'lf_tcp_role', 'lf_tcp_event_flag', 'lf_tcp_stat', 'lf_tcp_direction'],
   },
 };
 

@@ -2,7 +2,7 @@
  * The TCP probe: which programs of bpf/tcp.bpf.c attach where, and how a run's
  * options become rodata constants.
  */
-import { ProbeSpec, rodata } from '../../runtime/probes/probe-spec';
+import { ProbeSpec, ProgramSpec, rodata } from '../../runtime/probes/probe-spec';
 
 export interface TcpProbeConfig {
   selectAll: boolean;
@@ -14,9 +14,32 @@ export interface TcpProbeConfig {
   /** Force a consumer wake-up once this many bytes wait in the ring. */
   wakeupBytes?: number;
   emitStateChanges?: boolean;
+  /** Capture payload bytes for stream decoders (classic syscall tracepoints; needs tracefs). */
+  captureData?: boolean;
+  /** Bytes captured per send/recv syscall (1 .. LF_TCP_DATA_MAX-1). */
+  captureBytes?: number;
+  /** Size of the payload ring buffer when capturing. */
+  dataRingBufferBytes?: number;
 }
 
 export const TCP_RING_BUFFER = 'lf_tcp_events';
+export const TCP_DATA_RING_BUFFER = 'lf_tcp_data_events';
+/** Largest capture per syscall: LF_TCP_DATA_MAX - 1 (bpf/tcp.h). */
+export const TCP_CAPTURE_MAX = 16383;
+
+const CAPTURED_SYSCALLS = ['write', 'sendto', 'writev', 'read', 'recvfrom', 'readv'];
+
+/** One entry and one exit program per captured syscall (bpf/tcp_capture.bpf.h). */
+function capturePrograms(): ProgramSpec[] {
+  return CAPTURED_SYSCALLS.flatMap((sc) =>
+    ['enter', 'exit'].map((side) => ({
+      name: `lf_tcp_${side}_${sc}`,
+      attach: { kind: 'auto' as const },
+      required: false,
+      degrades: `payload of ${sc}() is not captured for stream decoders`,
+    })),
+  );
+}
 export const TCP_STATS_MAP = 'lf_tcp_stats';
 
 export function tcpProbe(cfg: TcpProbeConfig): ProbeSpec {
@@ -52,6 +75,7 @@ export function tcpProbe(cfg: TcpProbeConfig): ProbeSpec {
         required: false,
         degrades: 'exited --pid targets are forgotten at the next rescan instead of at once',
       },
+      ...(cfg.captureData ? capturePrograms() : []),
     ],
     constants: {
       lf_cfg_select_all: rodata.u8(cfg.selectAll),
@@ -61,7 +85,13 @@ export function tcpProbe(cfg: TcpProbeConfig): ProbeSpec {
       lf_cfg_flush_interval_ns: rodata.u64(BigInt(cfg.flushIntervalMs) * 1_000_000n),
       lf_cfg_wakeup_bytes: rodata.u64(cfg.wakeupBytes ?? Math.max(4096, cfg.ringBufferBytes / 8)),
       lf_cfg_emit_state_changes: rodata.u8(cfg.emitStateChanges ?? true),
+      lf_cfg_capture_data: rodata.u8(cfg.captureData ?? false),
+      lf_cfg_capture_bytes: rodata.u32(Math.min(cfg.captureBytes ?? 4096, TCP_CAPTURE_MAX)),
     },
-    maxEntries: { [TCP_RING_BUFFER]: cfg.ringBufferBytes },
+    maxEntries: {
+      [TCP_RING_BUFFER]: cfg.ringBufferBytes,
+      // The map exists either way; without capture it only needs one page.
+      [TCP_DATA_RING_BUFFER]: cfg.captureData ? (cfg.dataRingBufferBytes ?? cfg.ringBufferBytes) : 4096,
+    },
   };
 }

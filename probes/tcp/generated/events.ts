@@ -13,6 +13,7 @@ export const LF_TCP_EVENT_KIND = {
   LF_TCP_EV_RESET: 3,
   LF_TCP_EV_CLOSE: 4,
   LF_TCP_EV_FLUSH: 5,
+  LF_TCP_EV_DATA: 6,
 } as const;
 
 export const LF_TCP_ROLE = {
@@ -35,7 +36,14 @@ export const LF_TCP_STAT = {
   LF_TCP_STAT_TRACKED: 2,
   LF_TCP_STAT_FILTERED: 3,
   LF_TCP_STAT_MAP_FULL: 4,
-  LF_TCP_STAT_MAX: 5,
+  LF_TCP_STAT_DATA_EMITTED: 5,
+  LF_TCP_STAT_DATA_DROPPED: 6,
+  LF_TCP_STAT_MAX: 7,
+} as const;
+
+export const LF_TCP_DIRECTION = {
+  LF_TCP_DIR_EGRESS: 0,
+  LF_TCP_DIR_INGRESS: 1,
 } as const;
 
 export const SIZEOF_LF_TCP_EVENT = 152;
@@ -169,7 +177,7 @@ export interface LfTcpStats {
 /** Reads one lf_tcp_stats at byte offset `off`; the caller checks the length. */
 export function readLfTcpStats(buf: Buffer, off: number): LfTcpStats {
   return {
-    counters: [buf.readBigUInt64LE(off + 0 + 0), buf.readBigUInt64LE(off + 0 + 8), buf.readBigUInt64LE(off + 0 + 16), buf.readBigUInt64LE(off + 0 + 24), buf.readBigUInt64LE(off + 0 + 32)],
+    counters: [buf.readBigUInt64LE(off + 0 + 0), buf.readBigUInt64LE(off + 0 + 8), buf.readBigUInt64LE(off + 0 + 16), buf.readBigUInt64LE(off + 0 + 24), buf.readBigUInt64LE(off + 0 + 32), buf.readBigUInt64LE(off + 0 + 40), buf.readBigUInt64LE(off + 0 + 48)],
   };
 }
 
@@ -262,4 +270,54 @@ export function writeLfTcpSock(buf: Buffer, off: number, v: LfTcpSock): void {
   buf.writeUInt16LE(v.dport, off + 74);
   buf.set(v.saddr.subarray(0, 16), off + 80);
   buf.set(v.daddr.subarray(0, 16), off + 96);
+}
+
+export const SIZEOF_LF_TCP_DATA = 16416;
+
+export const LF_TCP_DATA_OFFSETS = {
+  kind: 0,
+  direction: 1,
+  tgid: 4,
+  ts_ns: 8,
+  cookie: 16,
+  len: 24,
+  captured: 28,
+  data: 32,
+} as const;
+
+export interface LfTcpData {
+  kind: number;
+  direction: number;
+  tgid: number;
+  ts_ns: bigint;
+  cookie: bigint;
+  len: number;
+  captured: number;
+  data: Uint8Array;
+}
+
+/** Reads one lf_tcp_data at byte offset `off`; the caller checks the length. */
+export function readLfTcpData(buf: Buffer, off: number): LfTcpData {
+  return {
+    kind: buf.readUInt8(off + 0),
+    direction: buf.readUInt8(off + 1),
+    tgid: buf.readUInt32LE(off + 4),
+    ts_ns: buf.readBigUInt64LE(off + 8),
+    cookie: buf.readBigUInt64LE(off + 16),
+    len: buf.readUInt32LE(off + 24),
+    captured: buf.readUInt32LE(off + 28),
+    data: buf.subarray(off + 32, off + 32 + 16384),
+  };
+}
+
+/** Writes one lf_tcp_data at byte offset `off`; padding is left as it is (zero in a fresh Buffer). */
+export function writeLfTcpData(buf: Buffer, off: number, v: LfTcpData): void {
+  buf.writeUInt8(v.kind, off + 0);
+  buf.writeUInt8(v.direction, off + 1);
+  buf.writeUInt32LE(v.tgid, off + 4);
+  buf.writeBigUInt64LE(v.ts_ns, off + 8);
+  buf.writeBigUInt64LE(v.cookie, off + 16);
+  buf.writeUInt32LE(v.len, off + 24);
+  buf.writeUInt32LE(v.captured, off + 28);
+  buf.set(v.data.subarray(0, 16384), off + 32);
 }
