@@ -29,6 +29,10 @@ export interface RunOptions {
   ringBufferBytes: number;
   /** False with --no-events: no connection event lines on stdout. */
   events: boolean;
+  /** --decoders DIR (repeatable): every *.wasm there is loaded; set only when given. */
+  decoderDirs?: string[];
+  /** --config FILE: decoder config (runtime/decoders/README.md); set only when given. */
+  decoderConfig?: string;
 }
 
 /** What commander hands over: raw strings, repeatable flags as arrays. */
@@ -45,6 +49,8 @@ export interface RawRunOptions {
   rescanIntervalMs?: string;
   ringBufferSize?: string;
   events?: boolean;
+  decoders?: string[];
+  config?: string;
 }
 
 export interface ParseContext {
@@ -92,7 +98,7 @@ export function parseRunOptions(raw: RawRunOptions, ctx: ParseContext = {}): Run
     });
   }
 
-  return {
+  const opts: RunOptions = {
     pids,
     comms,
     cgroups,
@@ -119,6 +125,30 @@ export function parseRunOptions(raw: RawRunOptions, ctx: ParseContext = {}): Run
       raw.ringBufferSize === undefined ? DEFAULTS.ringBufferBytes : parseRingBufferSize(raw.ringBufferSize),
     events: raw.events !== false,
   };
+  // Only present when given, so RunOptions without decoder flags stay as they were.
+  if (raw.decoders !== undefined && raw.decoders.length > 0) opts.decoderDirs = unique(raw.decoders.map(parseDecodersDir));
+  if (raw.config !== undefined) opts.decoderConfig = parseConfigFile(raw.config);
+  return opts;
+}
+
+/** --decoders DIR: a non-empty path (existence is checked when decoders load). */
+export function parseDecodersDir(text: string): string {
+  if (text.trim().length === 0) {
+    throw new UsageError('--decoders "": the directory is empty', {
+      hint: 'pass a directory holding *.wasm decoders, e.g. --decoders /etc/lightfoot/decoders',
+    });
+  }
+  return text;
+}
+
+/** --config FILE: a non-empty path (read and validated when decoders load). */
+export function parseConfigFile(text: string): string {
+  if (text.trim().length === 0) {
+    throw new UsageError('--config "": the file name is empty', {
+      hint: 'pass the decoder config file (JSON), e.g. --config /etc/lightfoot/decoders.json',
+    });
+  }
+  return text;
 }
 
 function splitList(value: string): string[] {

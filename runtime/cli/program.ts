@@ -6,7 +6,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { LightfootError, UsageError, exitCodeFor, formatErrorLine } from '../errors';
-import { DEFAULTS, parseRunOptions, type RawRunOptions, type RunOptions } from './options';
+import { DEFAULTS, parseConfigFile, parseDecodersDir, parseRunOptions, type RawRunOptions, type RunOptions } from './options';
+import type { DecodersListOptions, DecodersVerifyOptions } from './decoders-command';
 
 export interface DoctorOptions {
   json: boolean;
@@ -16,6 +17,22 @@ export interface CommandHandlers {
   /** Runs until stopped; resolves to the process exit code. */
   run(opts: RunOptions): Promise<number>;
   doctor(opts: DoctorOptions): Promise<number>;
+  /** `decoders list|verify`; defaults to ./decoders-command with the real wasm engine. */
+  decoders?: DecodersHandlers;
+}
+
+export interface DecodersHandlers {
+  list(opts: DecodersListOptions, writeOut: (text: string) => void): Promise<number>;
+  verify(opts: DecodersVerifyOptions, writeOut: (text: string) => void): Promise<number>;
+}
+
+/** Loaded on first use: `lightfoot --help` must not load prom-client or the decoder runtime. */
+function defaultDecodersHandlers(): DecodersHandlers {
+  const cmd = require('./decoders-command') as typeof import('./decoders-command');
+  return {
+    list: (o, writeOut) => cmd.decodersList(o, { writeOut }),
+    verify: (o, writeOut) => cmd.decodersVerify(o, { writeOut }),
+  };
 }
 
 export interface ProgramIO {
@@ -48,6 +65,9 @@ Examples:
   # pipe connection events (JSON lines) to jq; diagnostics stay on stderr
   sudo lightfoot run --comm curl | jq .
 
+  # add protocol decoders (every *.wasm in the directory), pinned by a config file
+  sudo lightfoot run --comm nginx --decoders /etc/lightfoot/decoders --config /etc/lightfoot/decoders.json
+
 Selectors can be repeated and combined (--pid, --comm, --cgroup); --all stands alone.
 Metrics: http://HOST:PORT/metrics, health: http://HOST:PORT/healthz.
 `;
@@ -59,6 +79,15 @@ Examples:
 
   # machine-readable report
   sudo lightfoot doctor --json
+`;
+
+const DECODERS_EXAMPLES = `
+Examples:
+  # what \`run\` would load: built-ins, a directory, a config file
+  lightfoot decoders list --decoders ./decoders --config decoders.json
+
+  # check one component against the WIT world and pin it
+  lightfoot decoders verify http2.wasm --sha256 $(sha256sum http2.wasm | cut -d' ' -f1)
 `;
 
 const ROOT_EXAMPLES = `
@@ -103,6 +132,8 @@ export function buildProgram(handlers: CommandHandlers, io: ProgramIO = {}): Com
     .option('--rescan-interval-ms <ms>', `look for new and exited processes this often (default: ${DEFAULTS.rescanIntervalMs})`)
     .option('--ring-buffer-size <bytes>', 'BPF ring buffer size, a power of two from 64KiB to 1GiB (default: 8MiB)')
     .option('--no-events', 'do not write connection event lines to stdout')
+    .option('--decoders <dir>', 'load every *.wasm protocol decoder in this directory (repeatable)', collect)
+    .option('--config <file>', 'decoder config file (JSON: paths, sha256 pins, enabled, limits)')
     .addHelpText('after', RUN_EXAMPLES)
     .action(async (raw: RawRunOptions) => {
       const opts = parseRunOptions(raw, { stderrIsTTY: io.stderrIsTTY ?? process.stderr.isTTY === true });
@@ -116,6 +147,36 @@ export function buildProgram(handlers: CommandHandlers, io: ProgramIO = {}): Com
     .addHelpText('after', DOCTOR_EXAMPLES)
     .action(async (raw: { json?: boolean }) => {
       await handlers.doctor({ json: raw.json === true });
+    });
+
+  const decoders = program
+    .command('decoders')
+    .description('list or verify WebAssembly protocol decoders (no root needed)')
+    .addHelpText('after', DECODERS_EXAMPLES);
+  const decodersHandlers = (): DecodersHandlers => handlers.decoders ?? defaultDecodersHandlers();
+
+  decoders
+    .command('list')
+    .description('load the decoders `run` would load and show name, version, sha256, subscriptions, state and faults')
+    .option('--decoders <dir>', 'also every *.wasm in this directory (repeatable)', collect)
+    .option('--config <file>', 'decoder config file (JSON)')
+    .option('--json', 'print JSON')
+    .action(async (raw: { decoders?: string[]; config?: string; json?: boolean }) => {
+      const opts: DecodersListOptions = { decoderDirs: (raw.decoders ?? []).map(parseDecodersDir), json: raw.json === true };
+      if (raw.config !== undefined) opts.configFile = parseConfigFile(raw.config);
+      await decodersHandlers().list(opts, writeOut);
+    });
+
+  decoders
+    .command('verify')
+    .description('check a decoder component against the WIT world and print what it declares')
+    .argument('<file>', 'the decoder component (.wasm)')
+    .option('--sha256 <hex>', 'also require this sha256')
+    .option('--json', 'print JSON')
+    .action(async (file: string, raw: { sha256?: string; json?: boolean }) => {
+      const opts: DecodersVerifyOptions = { file, json: raw.json === true };
+      if (raw.sha256 !== undefined) opts.sha256 = raw.sha256;
+      await decodersHandlers().verify(opts, writeOut);
     });
 
   return program;
@@ -132,6 +193,10 @@ export async function runCli(argv: readonly string[], handlers: CommandHandlers,
     {
       run: async (o) => (code = await handlers.run(o)),
       doctor: async (o) => (code = await handlers.doctor(o)),
+      decoders: {
+        list: async (o, w) => (code = await (handlers.decoders ?? defaultDecodersHandlers()).list(o, w)),
+        verify: async (o, w) => (code = await (handlers.decoders ?? defaultDecodersHandlers()).verify(o, w)),
+      },
     },
     io,
   );

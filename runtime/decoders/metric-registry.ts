@@ -1,0 +1,264 @@
+// The host owns decoder metrics. A decoder declares them in describe(); this
+// module validates the declarations (Prometheus naming, lightfoot_ prefix,
+// counters in _total, label names, buckets, clashes with other decoders or
+// with lightfoot's own metrics) and registers them in prom-client. Each
+// DecodeOutput's updates are then validated as a whole (any bad update rejects
+// them all, nothing is applied) and applied through the series cap.
+
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { SeriesCap, seriesRefusedCounter } from '../metrics/series-cap';
+import type { MetricDecl, MetricKind } from './engine';
+import { show } from './show';
+
+export const METRIC_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
+export const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
+export const METRIC_PREFIX = 'lightfoot_';
+/** Names under this prefix belong to the host's own decoder metrics. */
+export const HOST_PREFIX = 'lightfoot_decoder_';
+const RESERVED_LABELS = new Set(['le', 'quantile']);
+const KINDS: readonly MetricKind[] = ['counter', 'gauge', 'histogram'];
+
+export const DECL_LIMITS = {
+  metrics: 256,
+  nameLength: 200,
+  helpLength: 1024,
+  labels: 16,
+  buckets: 64,
+  /** Longest label value an update may carry (characters). */
+  labelValueLength: 1024,
+} as const;
+
+type AnyMetric = Counter<string> | Gauge<string> | Histogram<string>;
+
+interface Family {
+  decl: MetricDecl;
+  shape: string;
+  owner: string;
+  metric: AnyMetric;
+  cap: SeriesCap<string>;
+}
+
+/**
+ * Problems with a decoder's declarations, one message each (empty = valid).
+ * Checks the list on its own; clashes with registered metrics are checked by
+ * DecoderMetricRegistry.register().
+ */
+export function validateMetricDecls(decls: unknown): string[] {
+  if (!Array.isArray(decls)) return ['metrics: expected a list of metric declarations'];
+  const problems: string[] = [];
+  if (decls.length > DECL_LIMITS.metrics) {
+    problems.push(`metrics: ${decls.length} declared, at most ${DECL_LIMITS.metrics} allowed`);
+    return problems;
+  }
+  const names = new Set<string>();
+  decls.forEach((d: unknown, i) => {
+    const at = `metrics[${i}]`;
+    if (typeof d !== 'object' || d === null) {
+      problems.push(`${at}: expected a metric declaration`);
+      return;
+    }
+    const { name, kind, help, labels, buckets } = d as Record<string, unknown>;
+    if (typeof name !== 'string') {
+      problems.push(`${at}: name is not a string`);
+      return;
+    }
+    const p = (why: string): void => void problems.push(`${at} ${JSON.stringify(name)}: ${why}`);
+    if (!KINDS.includes(kind as MetricKind)) return p(`kind must be counter, gauge or histogram`);
+    if (name.length > DECL_LIMITS.nameLength) p(`name longer than ${DECL_LIMITS.nameLength} characters`);
+    if (!METRIC_NAME.test(name)) p('not a valid Prometheus metric name (letters, digits and _ only, not starting with a digit)');
+    else if (name.includes(':')) p('":" is reserved for recording rules; use "_"');
+    if (!name.startsWith(METRIC_PREFIX)) p(`name must start with "${METRIC_PREFIX}"`);
+    else if (name.startsWith(HOST_PREFIX)) p(`"${HOST_PREFIX}" is reserved for lightfoot's own decoder metrics; pick another name`);
+    if (kind === 'counter' && !name.endsWith('_total')) p(`counter names must end in _total (rename to ${name}_total)`);
+    if (kind !== 'counter' && name.endsWith('_total')) p(`only counters may end in _total; this is a ${kind as string}`);
+    if (kind === 'histogram' && /_(bucket|sum|count)$/.test(name)) p('histogram names must not end in _bucket, _sum or _count (Prometheus adds those)');
+    const exposed = kind === 'histogram' ? [name, `${name}_bucket`, `${name}_sum`, `${name}_count`] : [name];
+    if (exposed.some((n) => names.has(n))) p('declared twice (or clashes with a histogram\'s _bucket/_sum/_count series)');
+    for (const n of exposed) names.add(n);
+    if (typeof help !== 'string' || help.trim() === '') p('help text is empty; describe what is counted, with units');
+    else if (help.length > DECL_LIMITS.helpLength) p(`help longer than ${DECL_LIMITS.helpLength} characters`);
+    if (!Array.isArray(labels)) p('labels is not a list');
+    else {
+      if (labels.length > DECL_LIMITS.labels) p(`${labels.length} labels, at most ${DECL_LIMITS.labels}`);
+      const seen = new Set<string>();
+      for (const l of labels) {
+        if (typeof l !== 'string' || !LABEL_NAME.test(l)) p(`label ${show(l)} is not a valid label name`);
+        else if (l.startsWith('__')) p(`label ${show(l)}: names starting with "__" are reserved`);
+        else if (RESERVED_LABELS.has(l)) p(`label ${show(l)} is reserved by Prometheus`);
+        else if (seen.has(l)) p(`label ${show(l)} is listed twice`);
+        if (typeof l === 'string') seen.add(l);
+      }
+    }
+    if (!Array.isArray(buckets)) p('buckets is not a list');
+    else if (kind === 'histogram') {
+      if (buckets.length === 0) p('a histogram needs bucket upper bounds');
+      else if (buckets.length > DECL_LIMITS.buckets) p(`${buckets.length} buckets, at most ${DECL_LIMITS.buckets}`);
+      else if (!buckets.every((b) => typeof b === 'number' && Number.isFinite(b))) p('buckets must be finite numbers (+Inf is added by Prometheus)');
+      else if (!buckets.every((b, j) => j === 0 || (b as number) > (buckets[j - 1] as number))) p('buckets must be strictly ascending');
+    } else if (buckets.length > 0) p(`only histograms have buckets; this is a ${kind as string}`);
+  });
+  return problems;
+}
+
+const shapeOf = (d: MetricDecl): string => `${d.kind}{${d.labels.join(',')}}${d.kind === 'histogram' ? `[${d.buckets.join(',')}]` : ''}`;
+const derived = (d: MetricDecl): string[] =>
+  d.kind === 'histogram' ? [d.name, `${d.name}_bucket`, `${d.name}_sum`, `${d.name}_count`] : [d.name];
+
+export class MetricDeclarationError extends Error {
+  readonly problems: string[];
+  constructor(problems: string[]) {
+    super(problems.join('; '));
+    this.name = 'MetricDeclarationError';
+    this.problems = problems;
+  }
+}
+
+export interface DecoderMetricRegistryOptions {
+  registry: Registry;
+  /** Label sets per family before folding into "_overflow_" (--max-series). */
+  maxSeries: number;
+}
+
+/**
+ * All decoders' metrics in one prom-client registry. Two decoders may share a
+ * metric when they declare exactly the same shape (kind, labels, buckets).
+ *
+ * @example
+ * const metrics = new DecoderMetricRegistry({ registry, maxSeries: 10_000 });
+ * const m = metrics.register('http2', info.metrics);   // throws MetricDeclarationError
+ * const problem = m.apply(output.metrics);            // null, or why the whole output was rejected
+ */
+export class DecoderMetricRegistry {
+  readonly #registry: Registry;
+  readonly #maxSeries: number;
+  readonly #families = new Map<string, Family>();
+  /** Exposition names taken by decoder families (histograms take four). */
+  readonly #taken = new Map<string, Family>();
+
+  constructor(opts: DecoderMetricRegistryOptions) {
+    this.#registry = opts.registry;
+    this.#maxSeries = opts.maxSeries;
+  }
+
+  /** All problems that would refuse these declarations (empty = registrable). */
+  check(decoder: string, decls: unknown): string[] {
+    const problems = validateMetricDecls(decls);
+    if (problems.length > 0) return problems;
+    (decls as MetricDecl[]).forEach((d, i) => {
+      const at = `metrics[${i}] ${JSON.stringify(d.name)}`;
+      const family = this.#families.get(d.name);
+      if (family) {
+        if (family.shape !== shapeOf(d)) {
+          problems.push(
+            `${at}: already declared by decoder ${family.owner} as ${family.shape}, here as ${shapeOf(d)}; declare the same kind, labels and buckets or pick another name`,
+          );
+        }
+        return;
+      }
+      for (const n of derived(d)) {
+        const clash = this.#taken.get(n);
+        if (clash) {
+          problems.push(`${at}: clashes with ${clash.decl.kind} ${clash.decl.name} of decoder ${clash.owner} (both expose ${n})`);
+          return;
+        }
+        if (this.#registry.getSingleMetric(n)) {
+          problems.push(`${at}: clashes with lightfoot's own metric ${n}; pick another name`);
+          return;
+        }
+      }
+    });
+    return problems;
+  }
+
+  /** Validate and register, all or nothing; throws MetricDeclarationError. */
+  register(decoder: string, decls: MetricDecl[]): DecoderMetrics {
+    const problems = this.check(decoder, decls);
+    if (problems.length > 0) throw new MetricDeclarationError(problems);
+    const families = decls.map((d) => this.#families.get(d.name) ?? this.#create(decoder, d));
+    return new DecoderMetrics(families);
+  }
+
+  #create(owner: string, d: MetricDecl): Family {
+    const base = { name: d.name, help: d.help, labelNames: [...d.labels], registers: [this.#registry] };
+    const metric: AnyMetric =
+      d.kind === 'counter' ? new Counter(base) : d.kind === 'gauge' ? new Gauge(base) : new Histogram({ ...base, buckets: [...d.buckets] });
+    const cap = new SeriesCap<string>(d.labels, {
+      metric: d.name,
+      maxSeries: this.#maxSeries,
+      refused: seriesRefusedCounter(this.#registry),
+    });
+    const decl: MetricDecl = { ...d, labels: [...d.labels], buckets: [...d.buckets] };
+    const family: Family = { decl, shape: shapeOf(d), owner, metric, cap };
+    this.#families.set(d.name, family);
+    for (const n of derived(d)) this.#taken.set(n, family);
+    return family;
+  }
+}
+
+/** One decoder's view: its declarations by index. */
+export class DecoderMetrics {
+  readonly #families: Family[];
+
+  constructor(families: Family[]) {
+    this.#families = families;
+  }
+
+  /**
+   * Validate every update, then apply them all. Returns null when applied, or
+   * the reason the whole list was rejected (nothing applied).
+   */
+  apply(updates: unknown): string | null {
+    if (!Array.isArray(updates)) return 'metrics: not a list of updates';
+    const fams = this.#families;
+    for (let i = 0; i < updates.length; i++) {
+      const problem = this.#check(updates[i], i);
+      if (problem !== null) return problem;
+    }
+    for (let i = 0; i < updates.length; i++) {
+      const u = updates[i] as { metric: number; labels: string[]; op: string; value: number };
+      const f = fams[u.metric]!;
+      const names = f.decl.labels;
+      const labels: Record<string, string> = {};
+      for (let j = 0; j < names.length; j++) labels[names[j]!] = u.labels[j]!;
+      const admitted = f.cap.admit(labels);
+      if (u.op === 'add') (f.metric as Counter<string> | Gauge<string>).inc(admitted, u.value);
+      else if (u.op === 'set') (f.metric as Gauge<string>).set(admitted, u.value);
+      else (f.metric as Histogram<string>).observe(admitted, u.value);
+    }
+    return null;
+  }
+
+  #check(u: unknown, i: number): string | null {
+    const at = `metric update ${i}`;
+    if (typeof u !== 'object' || u === null) return `${at}: not an update`;
+    const { metric, labels, op, value } = u as Record<string, unknown>;
+    if (typeof metric !== 'number' || !Number.isInteger(metric) || metric < 0 || metric >= this.#families.length) {
+      return `${at}: metric index ${show(metric)} is not declared (the decoder declared ${this.#families.length})`;
+    }
+    const f = this.#families[metric]!;
+    const name = f.decl.name;
+    if (!Array.isArray(labels) || labels.length !== f.decl.labels.length) {
+      return `${at} (${name}): ${Array.isArray(labels) ? labels.length : 'no'} label values for ${f.decl.labels.length} labels [${f.decl.labels.join(', ')}]`;
+    }
+    for (const l of labels) {
+      if (typeof l !== 'string') return `${at} (${name}): label value ${show(l)} is not a string`;
+      if (l.length > DECL_LIMITS.labelValueLength) return `${at} (${name}): label value longer than ${DECL_LIMITS.labelValueLength} characters`;
+    }
+    if (typeof value !== 'number' || !Number.isFinite(value)) return `${at} (${name}): value ${show(value)} is not a finite number`;
+    const kind = f.decl.kind;
+    switch (op) {
+      case 'add':
+        if (kind === 'histogram') return `${at} (${name}): "add" on a histogram; use "observe"`;
+        if (kind === 'counter' && value < 0) return `${at} (${name}): negative add ${value} to a counter`;
+        return null;
+      case 'set':
+        if (kind !== 'gauge') return `${at} (${name}): "set" on a ${kind}; only gauges can be set`;
+        return null;
+      case 'observe':
+        if (kind !== 'histogram') return `${at} (${name}): "observe" on a ${kind}; only histograms observe`;
+        return null;
+      default:
+        return `${at} (${name}): unknown op ${show(op)}`;
+    }
+  }
+}
