@@ -15,6 +15,12 @@ pub const RINGBUF: &str = "LF_ERR_RINGBUF";
 pub const STATS: &str = "LF_ERR_STATS";
 pub const MOUNT: &str = "LF_ERR_MOUNT";
 pub const CLOSED: &str = "LF_ERR_CLOSED";
+// WebAssembly decoder engine (src/wasm/).
+pub const WASM_INVALID: &str = "LF_ERR_WASM_INVALID";
+pub const WASM_IMPORT: &str = "LF_ERR_WASM_IMPORT";
+pub const WASM_WORLD: &str = "LF_ERR_WASM_WORLD";
+pub const DECODER_FAULT: &str = "LF_ERR_DECODER_FAULT";
+pub const DECODE: &str = "LF_ERR_DECODE";
 
 pub fn err(code: &str, msg: impl Into<String>) -> napi::Error<String> {
     napi::Error::new(code.to_string(), msg.into())

@@ -1,4 +1,5 @@
 //! lightfoot's native addon: libbpf (vendored, linked statically) exposed to Node via napi-rs.
+//! Also hosts the WebAssembly decoder engine (wasmtime, src/wasm/).
 //! The JS contract is docs/native-api.md.
 
 mod attach;
@@ -9,6 +10,7 @@ mod maps;
 mod object;
 mod ringbuf;
 mod stats;
+mod wasm;
 
 use std::ffi::CString;
 

@@ -52,11 +52,69 @@ declare class NativeLink { private constructor(); destroy(): void }
 declare class NativeRingBufferReader { private constructor(); stop(): void; stats(): RingBufferStats }
 declare class NativeStatsHandle { private constructor(); close(): void }
 
+// --- WebAssembly decoder engine (wasmtime); docs/native-api.md, same-named section. ---
+export interface WasmEngineOptions {
+  /** Persistent compilation cache (default /var/cache/lightfoot/wasmtime); '' disables it. */
+  cacheDir?: string;
+  /** How often a background thread bumps the engine epoch (default 5). */
+  epochTickMs?: number;
+  /** Fuel metering, needed by InstanceLimits.fuel (default false: it slows guests). */
+  consumeFuel?: boolean;
+}
+export interface InstanceLimits {
+  memoryBytes: number;
+  deadlineMs: number;
+  fuel?: number;
+}
+export type FaultKind = 'trap' | 'timeout' | 'oom';
+export type WasmWorld = 'decoder-plugin' | 'probe-plugin';
+export interface DecoderInfo {
+  name: string; version: string;
+  subscriptions: { probe: string; kinds: number[]; streams: boolean }[];
+  metrics: { name: string; kind: 'counter' | 'gauge' | 'histogram'; help: string; labels: string[]; buckets: number[] }[];
+}
+/** int/uint: number when |v| <= 2^53, else bigint. */
+export type FieldValue = string | number | bigint | boolean;
+export interface DecodeOutput {
+  metrics: { metric: number; labels: string[]; op: 'add' | 'set' | 'observe'; value: number }[];
+  logs: { level: 'debug' | 'info' | 'warn' | 'error'; message: string; connection: bigint; fields: [string, FieldValue][] }[];
+  annotations: { connection: bigint; key: string; value: string }[];
+  streams: { connection: bigint; direction: 'egress' | 'ingress'; consumed: number }[];
+}
+/** A guest fault: the instance is poisoned. */
+export interface DecoderFaultError extends Error { code: 'LF_ERR_DECODER_FAULT'; faultKind: FaultKind }
+/** The guest returned decode-error; the instance stays usable. */
+export interface DecodeError extends Error { code: 'LF_ERR_DECODE'; decodeError: 'unsupported' | 'malformed' }
+
+declare class NativeWasmEngine {
+  constructor(opts?: WasmEngineOptions);
+  compile(bytes: Buffer): NativeWasmComponent;
+}
+declare class NativeWasmComponent {
+  private constructor();
+  readonly sha256: string;
+  imports(): string[];
+  exports(): string[];
+  world(): WasmWorld;
+  instantiate(limits: InstanceLimits): NativeDecoderInstance;
+}
+declare class NativeDecoderInstance {
+  private constructor();
+  describe(): DecoderInfo;
+  decode(batch: Buffer): DecodeOutput;
+  decodeAsync(batch: Buffer): Promise<DecodeOutput>;
+  memoryBytes(): number;
+  readonly poisoned: boolean;
+}
+
 interface NativeModule {
   BpfObject: typeof NativeBpfObject;
   Link: typeof NativeLink;
   RingBufferReader: typeof NativeRingBufferReader;
   StatsHandle: typeof NativeStatsHandle;
+  WasmEngine: typeof NativeWasmEngine;
+  WasmComponent: typeof NativeWasmComponent;
+  DecoderInstance: typeof NativeDecoderInstance;
   enableRunTimeStats(): NativeStatsHandle;
   possibleCpus(): number;
   libbpfVersion(): string;
@@ -117,6 +175,18 @@ native.BpfObject.prototype.openRingBuffer = function openRingBuffer(
   return rawOpenRingBuffer.call(this, map, opts, guarded(onBatch));
 };
 
+// The addon resolves decodeAsync with an Error object for faults (napi-rs can only reject
+// with code+message; faults also carry faultKind/decodeError): reject with it here.
+const rawDecodeAsync = native.DecoderInstance.prototype.decodeAsync as
+  (this: NativeDecoderInstance, batch: Buffer) => Promise<DecodeOutput | Error>;
+native.DecoderInstance.prototype.decodeAsync = async function decodeAsync(
+  this: NativeDecoderInstance, batch: Buffer,
+): Promise<DecodeOutput> {
+  const r = await rawDecodeAsync.call(this, batch);
+  if (r instanceof Error) throw r;
+  return r;
+};
+
 export const BpfObject = native.BpfObject;
 export type BpfObject = NativeBpfObject;
 export const Link = native.Link;
@@ -125,6 +195,13 @@ export const RingBufferReader = native.RingBufferReader;
 export type RingBufferReader = NativeRingBufferReader;
 export const StatsHandle = native.StatsHandle;
 export type StatsHandle = NativeStatsHandle;
+
+export const WasmEngine = native.WasmEngine;
+export type WasmEngine = NativeWasmEngine;
+export const WasmComponent = native.WasmComponent;
+export type WasmComponent = NativeWasmComponent;
+export const DecoderInstance = native.DecoderInstance;
+export type DecoderInstance = NativeDecoderInstance;
 
 /** BPF_ENABLE_STATS(BPF_STATS_RUN_TIME); the kernel keeps counting while the handle is open. */
 export function enableRunTimeStats(): StatsHandle { return native.enableRunTimeStats(); }

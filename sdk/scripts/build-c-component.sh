@@ -31,7 +31,7 @@
 #
 # Needs (Debian 12 packages, installed by scripts/setup.sh): clang-19, lld-19, wasi-libc,
 # libclang-rt-19-dev-wasm32; wit-bindgen-cli 0.63.0 in ${LIGHTFOOT_TOOLS:-/var/cache/lightfoot/tools}/bin
-# (scripts/setup.sh builds it); node_modules/.bin/jco (@bytecodealliance/jco, npm ci).
+# (scripts/setup.sh builds it); node (>= 20) and node_modules/.bin/jco (@bytecodealliance/jco, npm ci).
 #
 # Exit status: 0 on success, 1 on a build/check failure, 2 on bad usage. Errors go to
 # stderr prefixed "build-c-component:"; nothing but errors is printed unless -v.
@@ -46,7 +46,7 @@ jco="$root/node_modules/.bin/jco"
 clang=${CLANG:-clang-19}
 
 die() { echo "$prog: $*" >&2; exit 1; }
-usage() { sed -n '3,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '3,15p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 
 world=decoder-plugin
 max_memory=16777216

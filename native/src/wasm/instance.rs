@@ -1,0 +1,390 @@
+//! One Store per decoder instance: memory cap, per-call epoch deadline and fuel, fault
+//! classification, and poisoning (the Store is dropped after any fault).
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use napi::bindgen_prelude::{AsyncTask, Buffer};
+use napi::{Env, JsObject, JsUnknown, Task};
+use napi_derive::napi;
+use wasmtime::{ResourceLimiter, Store, StoreLimits, StoreLimitsBuilder, Trap};
+
+use super::bindings::{DecoderPlugin, DecoderPluginPre};
+use super::convert;
+use super::engine::{chain, EngineCtx};
+use super::{guest, wit};
+use crate::errors::{self, err, Result};
+
+#[napi(object)]
+pub struct InstanceLimits {
+    /// Cap on linear memory, bytes; growth past it traps ('oom').
+    pub memory_bytes: f64,
+    /// Per-call wall-clock deadline, via epoch interruption ('timeout').
+    pub deadline_ms: f64,
+    /// Per-call fuel ('timeout' when exhausted); needs WasmEngine({ consumeFuel: true }).
+    pub fuel: Option<f64>,
+}
+
+/// Wraps StoreLimits to remember that *it* refused a growth: that is what tells an
+/// 'oom' apart from any other trap (wasmtime reports it as a plain error).
+pub struct Limiter {
+    limits: StoreLimits,
+    refused: bool,
+    memory_bytes: usize,
+}
+
+impl ResourceLimiter for Limiter {
+    fn memory_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        let r = self.limits.memory_growing(current, desired, maximum);
+        match r {
+            Ok(true) => self.memory_bytes += desired - current,
+            _ => self.refused = true,
+        }
+        r
+    }
+    fn memory_grow_failed(&mut self, error: wasmtime::Error) -> wasmtime::Result<()> {
+        self.refused = true;
+        self.limits.memory_grow_failed(error)
+    }
+    fn table_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        let r = self.limits.table_growing(current, desired, maximum);
+        if !matches!(r, Ok(true)) {
+            self.refused = true;
+        }
+        r
+    }
+    fn table_grow_failed(&mut self, error: wasmtime::Error) -> wasmtime::Result<()> {
+        self.refused = true;
+        self.limits.table_grow_failed(error)
+    }
+    fn instances(&self) -> usize {
+        self.limits.instances()
+    }
+    fn tables(&self) -> usize {
+        self.limits.tables()
+    }
+    fn memories(&self) -> usize {
+        self.limits.memories()
+    }
+}
+
+pub struct HostState {
+    limiter: Limiter,
+}
+
+struct Live {
+    store: Store<HostState>,
+    plugin: DecoderPlugin,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FaultKind {
+    Trap,
+    Timeout,
+    Oom,
+}
+
+impl FaultKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FaultKind::Trap => "trap",
+            FaultKind::Timeout => "timeout",
+            FaultKind::Oom => "oom",
+        }
+    }
+}
+
+/// Why a call produced no value; turned into a coded JS Error by `to_js_error`.
+pub(crate) enum CallError {
+    Fault { kind: FaultKind, msg: String },
+    Decode { which: &'static str, msg: String },
+    Other { code: &'static str, msg: String },
+}
+
+/// The part of an instance shared with thread-pool calls.
+struct Shared {
+    /// Calls on one instance are serialized here: a second call waits for the first.
+    live: Mutex<Option<Live>>,
+    poisoned: AtomicBool,
+    /// Set with `poisoned`: what killed the instance, for later calls' errors.
+    cause: Mutex<String>,
+    memory_bytes: AtomicU64,
+    deadline_ticks: u64,
+    deadline_ms: f64,
+    fuel: Option<u64>,
+}
+
+#[napi]
+pub struct DecoderInstance {
+    shared: Arc<Shared>,
+}
+
+fn classify(limiter_refused: bool, e: &wasmtime::Error) -> FaultKind {
+    if limiter_refused {
+        return FaultKind::Oom;
+    }
+    match e.downcast_ref::<Trap>() {
+        Some(Trap::Interrupt) | Some(Trap::OutOfFuel) => FaultKind::Timeout,
+        _ => FaultKind::Trap,
+    }
+}
+
+fn fault_message(what: &str, kind: FaultKind, deadline_ms: f64, e: &wasmtime::Error) -> String {
+    let detail = match e.downcast_ref::<Trap>() {
+        Some(Trap::Interrupt) if kind == FaultKind::Timeout => {
+            format!(" (deadline {deadline_ms} ms)")
+        }
+        Some(Trap::OutOfFuel) if kind == FaultKind::Timeout => " (out of fuel)".to_string(),
+        _ => String::new(),
+    };
+    format!(
+        "{what}: decoder fault {}{detail}: {}",
+        kind.as_str(),
+        chain(e)
+    )
+}
+
+/// Deadline in epoch ticks: one extra tick because the first one comes after 0..tick ms.
+fn deadline_ticks(deadline_ms: f64, tick_ms: u32) -> u64 {
+    (deadline_ms / f64::from(tick_ms)).ceil() as u64 + 1
+}
+
+fn prepare(store: &mut Store<HostState>, ticks: u64, fuel: Option<u64>) -> wasmtime::Result<()> {
+    store.data_mut().limiter.refused = false;
+    store.set_epoch_deadline(ticks);
+    if let Some(f) = fuel {
+        store.set_fuel(f)?;
+    }
+    Ok(())
+}
+
+pub(crate) fn instantiate(
+    env: Env,
+    ctx: &EngineCtx,
+    pre: &DecoderPluginPre<HostState>,
+    limits: InstanceLimits,
+) -> Result<DecoderInstance> {
+    let bad = |m: &str| err(errors::CONFIG, format!("instantiating decoder: {m}"));
+    if !(limits.memory_bytes >= 65536.0 && limits.memory_bytes <= 4_294_967_296.0) {
+        return Err(bad("memoryBytes must be between 65536 and 4294967296"));
+    }
+    if !(limits.deadline_ms > 0.0 && limits.deadline_ms <= 3_600_000.0) {
+        return Err(bad("deadlineMs must be > 0 and <= 3600000"));
+    }
+    let fuel = match limits.fuel {
+        None => None,
+        Some(_) if !ctx.fuel => {
+            return Err(bad(
+                "fuel needs a WasmEngine created with consumeFuel: true",
+            ))
+        }
+        Some(f) if f >= 1.0 && f <= u64::MAX as f64 => Some(f as u64),
+        Some(_) => return Err(bad("fuel must be >= 1")),
+    };
+    let limiter = Limiter {
+        limits: StoreLimitsBuilder::new()
+            .memory_size(limits.memory_bytes as usize)
+            // A refused growth traps instead of returning -1 to the guest, so a guest
+            // that ignores malloc failures can't limp on, and the fault is 'oom'.
+            .trap_on_grow_failure(true)
+            .build(),
+        refused: false,
+        memory_bytes: 0,
+    };
+    let mut store = Store::new(&ctx.engine, HostState { limiter });
+    store.limiter(|s| &mut s.limiter);
+    let ticks = deadline_ticks(limits.deadline_ms, ctx.tick_ms);
+
+    let started = prepare(&mut store, ticks, fuel).and_then(|()| pre.instantiate(&mut store));
+    let plugin = match started {
+        Ok(p) => p,
+        Err(e) => {
+            let kind = classify(store.data().limiter.refused, &e);
+            let msg = fault_message("instantiating decoder", kind, limits.deadline_ms, &e);
+            return Err(throw(&env, CallError::Fault { kind, msg }));
+        }
+    };
+    let memory_bytes = store.data().limiter.memory_bytes as u64;
+    Ok(DecoderInstance {
+        shared: Arc::new(Shared {
+            live: Mutex::new(Some(Live { store, plugin })),
+            poisoned: AtomicBool::new(false),
+            cause: Mutex::new(String::new()),
+            memory_bytes: AtomicU64::new(memory_bytes),
+            deadline_ticks: ticks,
+            deadline_ms: limits.deadline_ms,
+            fuel,
+        }),
+    })
+}
+
+impl Shared {
+    /// Runs one guest call under the limits; a fault drops the Store (poisoning).
+    fn call<R>(
+        &self,
+        what: &str,
+        f: impl FnOnce(&mut Live) -> wasmtime::Result<R>,
+    ) -> std::result::Result<R, CallError> {
+        let mut guard = self.live.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(live) = guard.as_mut() else {
+            let cause = self.cause.lock().unwrap_or_else(|e| e.into_inner()).clone();
+            return Err(CallError::Other {
+                code: errors::CLOSED,
+                msg: format!("{what}: decoder instance is poisoned ({cause}): instantiate the component again"),
+            });
+        };
+        let r = prepare(&mut live.store, self.deadline_ticks, self.fuel).and_then(|()| f(live));
+        self.memory_bytes.store(
+            live.store.data().limiter.memory_bytes as u64,
+            Ordering::Relaxed,
+        );
+        match r {
+            Ok(v) => Ok(v),
+            Err(e) => {
+                let kind = classify(live.store.data().limiter.refused, &e);
+                let msg = fault_message(what, kind, self.deadline_ms, &e);
+                *guard = None;
+                *self.cause.lock().unwrap_or_else(|e| e.into_inner()) =
+                    format!("{} fault", kind.as_str());
+                self.poisoned.store(true, Ordering::SeqCst);
+                Err(CallError::Fault { kind, msg })
+            }
+        }
+    }
+
+    fn decode(&self, batch: &[u8]) -> std::result::Result<wit::DecodeOutput, CallError> {
+        let r = self.call("decode", |l| {
+            l.plugin
+                .lightfoot_decoder_decoder()
+                .call_decode(&mut l.store, batch)
+        })?;
+        r.map_err(|e| {
+            let (which, msg) = match e {
+                guest::DecodeError::Unsupported(m) => ("unsupported", m),
+                guest::DecodeError::Malformed(m) => ("malformed", m),
+            };
+            CallError::Decode {
+                which,
+                msg: format!("decode: {which}: {msg}"),
+            }
+        })
+    }
+}
+
+/// A JS Error with `code` and, for faults/decode errors, `faultKind`/`decodeError`.
+pub(crate) fn to_js_error(env: &Env, e: CallError) -> napi::Result<JsObject> {
+    let (code, msg, extra) = match e {
+        CallError::Fault { kind, msg } => (
+            errors::DECODER_FAULT,
+            msg,
+            Some(("faultKind", kind.as_str())),
+        ),
+        CallError::Decode { which, msg } => (errors::DECODE, msg, Some(("decodeError", which))),
+        CallError::Other { code, msg } => (code, msg, None),
+    };
+    let mut o = env.create_error(napi::Error::new(napi::Status::GenericFailure, msg))?;
+    o.set_named_property("code", env.create_string(code)?)?;
+    if let Some((k, v)) = extra {
+        o.set_named_property(k, env.create_string(v)?)?;
+    }
+    Ok(o)
+}
+
+/// Throws the error now and returns the "exception pending" marker napi-rs expects.
+fn throw(env: &Env, e: CallError) -> napi::Error<String> {
+    let fallback = match &e {
+        CallError::Fault { msg, .. } => err(errors::DECODER_FAULT, msg.clone()),
+        CallError::Decode { msg, .. } => err(errors::DECODE, msg.clone()),
+        CallError::Other { code, msg } => err(code, msg.clone()),
+    };
+    match to_js_error(env, e).and_then(|o| env.throw(o)) {
+        Ok(()) => napi::Error::new(
+            napi::Status::PendingException.as_ref().to_string(),
+            String::new(),
+        ),
+        Err(_) => fallback,
+    }
+}
+
+#[napi]
+impl DecoderInstance {
+    #[napi(ts_return_type = "DecoderInfo")]
+    pub fn describe(&self, env: Env) -> Result<JsObject> {
+        let info = self
+            .shared
+            .call("describe", |l| {
+                l.plugin
+                    .lightfoot_decoder_decoder()
+                    .call_describe(&mut l.store)
+            })
+            .map_err(|e| throw(&env, e))?;
+        convert::info_to_js(&env, &info).map_err(crate::errors::from_napi)
+    }
+
+    /// Synchronous decode on the calling (main) thread, bounded by deadlineMs.
+    #[napi(ts_return_type = "DecodeOutput")]
+    pub fn decode(&self, env: Env, batch: Buffer) -> Result<JsObject> {
+        let out = self.shared.decode(&batch).map_err(|e| throw(&env, e))?;
+        convert::output_to_js(&env, &out).map_err(crate::errors::from_napi)
+    }
+
+    /// The same call on the libuv thread pool. The raw addon resolves with either the
+    /// output or an Error object; runtime/native/binding.ts turns the latter into a rejection
+    /// (napi-rs can only reject with code+message, and faults carry faultKind).
+    #[napi(ts_return_type = "Promise<DecodeOutput | Error>")]
+    pub fn decode_async(&self, batch: Buffer) -> AsyncTask<DecodeTask> {
+        AsyncTask::new(DecodeTask {
+            shared: self.shared.clone(),
+            batch: batch.to_vec(),
+            out: None,
+        })
+    }
+
+    /// Current linear memory size, bytes (as of the last call's end).
+    #[napi]
+    pub fn memory_bytes(&self) -> f64 {
+        self.shared.memory_bytes.load(Ordering::Relaxed) as f64
+    }
+
+    #[napi(getter)]
+    pub fn poisoned(&self) -> bool {
+        self.shared.poisoned.load(Ordering::SeqCst)
+    }
+}
+
+pub struct DecodeTask {
+    shared: Arc<Shared>,
+    /// Copied: a JS Buffer can't be read off the main thread safely.
+    batch: Vec<u8>,
+    out: Option<std::result::Result<wit::DecodeOutput, CallError>>,
+}
+
+impl Task for DecodeTask {
+    type Output = ();
+    type JsValue = JsUnknown;
+
+    fn compute(&mut self) -> napi::Result<()> {
+        self.out = Some(self.shared.decode(&self.batch));
+        Ok(())
+    }
+
+    fn resolve(&mut self, env: Env, _: ()) -> napi::Result<JsUnknown> {
+        match self.out.take() {
+            Some(Ok(out)) => Ok(convert::output_to_js(&env, &out)?.into_unknown()),
+            Some(Err(e)) => Ok(to_js_error(&env, e)?.into_unknown()),
+            None => Err(napi::Error::from_reason(
+                "decode task finished without a result",
+            )),
+        }
+    }
+}
