@@ -2,15 +2,13 @@
  * Micro-benchmark: events/s of the TCP decoder on 256-record msgpack batches —
  * the WebAssembly component (wasmtime engine when the addon has it, and V8 via
  * jco transpile) vs the same logic in TypeScript (probes/tcp/reference-decoder.ts),
- * in the same process, plus the current in-process decoder (probes/tcp/decoder.ts,
- * raw ring-buffer batch, no-op sink) as a point of reference.
+ * in the same process.
  *
  * Usage: node dist/bench/decoder-throughput.js [--seconds 2] [--json]
  */
 import { performance } from 'node:perf_hooks';
 import { LF_TCP_EVENT_KIND as K, LF_TCP_ROLE as R } from '../probes/tcp/generated/events';
 import { ReferenceTcpDecoder } from '../probes/tcp/reference-decoder';
-import { TcpDecoder, type TcpSink } from '../probes/tcp/decoder';
 import { encodeBatch } from '../runtime/decoders/batch-encoder';
 import { encodeTcpEvent, packBatch } from '../test/helpers/tcp-records';
 import { loadCoreTcpDecode, loadJcoTcpDecoder, loadWasmtimeTcpDecoder } from '../test/decoders/tcp-harness';
@@ -80,13 +78,6 @@ async function main(): Promise<void> {
     if (wt) rows.push(measure('wasm (wasmtime engine)', logs, batches, (b) => wt.decode(b), seconds));
     const core = await loadCoreTcpDecode();
     rows.push(measure('wasm guest only (V8 core module, no lifting)', logs, batches, core, seconds));
-    if (logs) {
-      const raw = recs.map((r) => packBatch(r));
-      const noop = () => {};
-      const sink: TcpSink = { opened: noop, closed: noop, connectFailed: noop, bytes: noop, retransmits: noop, reset: noop, rtt: noop, cwnd: noop, event: noop };
-      const cur = new TcpDecoder(sink);
-      rows.push(measure('current probes/tcp/decoder.ts (raw batch, no-op sink; not the same output)', logs, raw, (b) => cur.decodeBatch(b), seconds));
-    }
   }
   const batchBytes = encodeBatch({ probe: 'tcp', schema: 1, records: recs[0], logs: true }).length;
   if (json) {

@@ -7,7 +7,6 @@ import * as fs from 'node:fs';
 import { Registry } from 'prom-client';
 import { ConfigError, UsageError } from '../errors';
 import { nullLogger } from '../log/logger';
-import { tcpMetrics } from '../metrics/tcp-metrics';
 import { selfMetrics } from '../metrics/self-metrics';
 import { packageRoot } from '../package-root';
 import { emptyBatch } from '../decoders/batch-encoder';
@@ -54,10 +53,10 @@ function defaultBuiltins(): BuiltinDecoder[] {
   }
 }
 
-/** A registry holding lightfoot's own metrics, so clashes with them are caught. */
+/** A registry holding lightfoot's own metrics, so clashes with them are caught.
+ * (TCP metrics belong to the built-in tcp decoder, which is loaded like any other.) */
 function hostRegistry(): Registry {
   const registry = new Registry();
-  tcpMetrics(registry, { maxSeries: 10 });
   selfMetrics(registry, { defaultMetrics: false });
   return registry;
 }

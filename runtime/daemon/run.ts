@@ -1,13 +1,14 @@
 /**
- * `lightfoot run`: select processes, load the TCP probe, decode its events into
- * metrics and event lines, and tear everything down on SIGINT/SIGTERM.
+ * `lightfoot run`: select processes, load the TCP probe, hand its records to
+ * the protocol decoders (WebAssembly components; the TCP one is built in),
+ * serve their metrics and event lines, and tear everything down on
+ * SIGINT/SIGTERM.
  */
 import { Registry } from 'prom-client';
 import type { RunOptions } from '../cli/options';
 import { formatAddr } from '../cli/options';
 import { createLogger, type Logger } from '../log/logger';
 import { createEventWriter } from '../log/event-writer';
-import { tcpMetrics } from '../metrics/tcp-metrics';
 import { selfMetrics } from '../metrics/self-metrics';
 import { probeKernelMetrics } from '../metrics/probe-kernel-metrics';
 import { startMetricsServer } from '../metrics/server';
@@ -17,20 +18,19 @@ import { TargetSet } from '../targets/target-set';
 import { loadProbe } from '../probes/probe-loader';
 import { SelectionMaps } from '../probes/selection-maps';
 import { readPerCpuCounters } from '../probes/kernel-stats';
+import { mountsOfType } from '../system/kernel';
+import { builtinDecoders, resolveDecoderSources } from '../decoders/manifest';
+import { engineOptionsFor, loadNativeEngine } from '../decoders/engine';
+import { DecoderManager } from '../decoders/decoder-manager';
 import { packageRoot } from '../package-root';
-import { TCP_RING_BUFFER, TCP_STATS_MAP, tcpProbe } from '../../probes/tcp/manifest';
+import { TCP_STATS_MAP, tcpProbe } from '../../probes/tcp/manifest';
 import { LF_TCP_STAT } from '../../probes/tcp/generated/events';
-import { TcpDecoder } from '../../probes/tcp/decoder';
 import { finalFlushRecords } from '../../probes/tcp/final-flush';
-import { packBatch } from '../probes/batch';
-import { tcpSink } from './tcp-sink';
-import { MonotonicClock } from './clock';
+import { TcpPipeline } from './tcp-pipeline';
+import { withWallTime } from './event-time';
 import { preflight } from './preflight';
 
-/** Ring-buffer consumer settings: drain every 20 ms, hand JS at most 256 KiB at a time. */
-const RING_POLL_MS = 20;
-const RING_BATCH_BYTES = 256 * 1024;
-const RING_PENDING_BATCHES = 4;
+const TRACEFS = '/sys/kernel/tracing';
 
 const STAT_NAMES: Record<number, string> = {
   [LF_TCP_STAT.LF_TCP_STAT_EMITTED]: 'emitted',
@@ -38,6 +38,8 @@ const STAT_NAMES: Record<number, string> = {
   [LF_TCP_STAT.LF_TCP_STAT_TRACKED]: 'tracked',
   [LF_TCP_STAT.LF_TCP_STAT_FILTERED]: 'filtered',
   [LF_TCP_STAT.LF_TCP_STAT_MAP_FULL]: 'map_full',
+  [LF_TCP_STAT.LF_TCP_STAT_DATA_EMITTED]: 'data_emitted',
+  [LF_TCP_STAT.LF_TCP_STAT_DATA_DROPPED]: 'data_dropped',
 };
 
 function waitForSignal(log: Logger): Promise<string> {
@@ -58,7 +60,7 @@ export async function runDaemon(opts: RunOptions): Promise<number> {
   const log = logger.child('daemon');
   preflight();
 
-  // Targets first: a bad --pid or --cgroup fails before anything is loaded.
+  // Targets and decoder sources first: bad flags fail before anything is loaded.
   const cgroups = opts.cgroups.map((c) => resolveCgroup(c));
   const targets = new TargetSet({
     selectors: { pids: opts.pids, comms: opts.comms, cgroupPaths: cgroups.map((c) => c.cgroupPath), all: opts.all },
@@ -66,6 +68,23 @@ export async function runDaemon(opts: RunOptions): Promise<number> {
     logger: logger.child('targets'),
   });
   targets.rescan();
+  const sources = resolveDecoderSources({
+    builtins: builtinDecoders(packageRoot()),
+    dirs: opts.decoderDirs,
+    configFile: opts.decoderConfig,
+  });
+
+  const registry = new Registry();
+  const events = opts.events ? withWallTime(createEventWriter({ format: opts.logFormat, logger })) : undefined;
+  const manager = new DecoderManager({
+    engine: loadNativeEngine(engineOptionsFor(sources)),
+    sources,
+    registry,
+    logger: logger.child('decoders'),
+    events,
+    maxSeries: opts.maxSeries,
+  });
+  const streams = manager.wantsStreams('tcp');
 
   // Loaded lazily: `lightfoot --help` must work without the addon.
   const native = require('../native/binding') as typeof import('../native/binding');
@@ -73,6 +92,11 @@ export async function runDaemon(opts: RunOptions): Promise<number> {
     if (level === 'warn') logger.child('libbpf').warn(line.trimEnd());
     else logger.child('libbpf').debug(line.trimEnd());
   });
+  if (streams && mountsOfType('tracefs').length === 0) {
+    // Payload capture uses classic syscall tracepoints, which libbpf finds through tracefs.
+    native.mountTracefs(TRACEFS);
+    log.info('mounted tracefs for payload capture', { path: TRACEFS });
+  }
   const spec = tcpProbe({
     selectAll: opts.all,
     filterComm: opts.comms.length > 0,
@@ -80,6 +104,7 @@ export async function runDaemon(opts: RunOptions): Promise<number> {
     selfTgid: process.pid,
     flushIntervalMs: opts.flushIntervalMs,
     ringBufferBytes: opts.ringBufferBytes,
+    captureData: streams,
   });
   const probe = loadProbe(spec, { openObject: (f) => native.BpfObject.open(f), packageRoot: packageRoot(), logger });
   let runStats: { close(): void } | undefined;
@@ -99,11 +124,8 @@ export async function runDaemon(opts: RunOptions): Promise<number> {
     const totals = readPerCpuCounters(probe.object, TCP_STATS_MAP, LF_TCP_STAT.LF_TCP_STAT_MAX, cpus);
     return Object.fromEntries(totals.map((v, i) => [STAT_NAMES[i], v]));
   };
-
-  const registry = new Registry();
-  // Registered first: its reading also advances lightfoot_events_lost_total (see probeKernelMetrics).
+  // Registered before the self-metrics: its reading also advances lightfoot_events_lost_total.
   probeKernelMetrics(registry, spec.name, kernelStats, (stats) => self.eventsLostTotal(spec.name, stats.dropped));
-  const tcp = tcpMetrics(registry, { maxSeries: opts.maxSeries });
   const self = selfMetrics(registry, {
     logger,
     targetCount: () => targets.size,
@@ -112,17 +134,10 @@ export async function runDaemon(opts: RunOptions): Promise<number> {
   });
   for (const p of spec.programs) self.programDisabled(spec.name, p.name, probe.disabled.some((d) => d.program === p.name));
 
-  const events = opts.events ? createEventWriter({ format: opts.logFormat, logger }) : undefined;
-  const decoder = new TcpDecoder(tcpSink(tcp, events, new MonotonicClock()));
-  const reader = probe.object.openRingBuffer(
-    TCP_RING_BUFFER,
-    { pollIntervalMs: RING_POLL_MS, maxBatchBytes: RING_BATCH_BYTES, maxPendingBatches: RING_PENDING_BATCHES },
-    (batch) => {
-      const n = decoder.decodeBatch(batch);
-      self.events(spec.name, n);
-      self.ringbufBatch(spec.name, n);
-    },
-  );
+  const pipeline = new TcpPipeline(probe.object, manager, (n) => {
+    self.events(spec.name, n);
+    self.ringbufBatch(spec.name, n);
+  }, streams);
 
   let server: Awaited<ReturnType<typeof startMetricsServer>> | undefined;
   let timer: NodeJS.Timeout | undefined;
@@ -135,34 +150,37 @@ export async function runDaemon(opts: RunOptions): Promise<number> {
         log.info('target exited', { pid: t.pid, comm: t.comm });
         if (t.reason === 'pid') selection.forgetTgid(t.pid);
       }
-      self.eventsLostTotal(spec.name, kernelStats().dropped);
     };
     timer = setInterval(tick, opts.rescanIntervalMs);
     log.info('lightfoot ready', {
       metrics: `http://${formatAddr(server.address)}/metrics`,
       probes: [spec.name],
       disabledPrograms: probe.disabled.map((d) => d.program),
+      decoders: manager.status().map((d) => ({ name: d.label, state: d.state })),
+      payloadCapture: streams,
       targets: targets.current().map((t) => ({ pid: t.pid, comm: t.comm })),
     });
     await waitForSignal(log);
   } finally {
     if (timer) clearInterval(timer);
-    // Detach first so nothing new arrives, drain what the ring still holds,
-    // report the counters of connections still open, then free.
+    // Detach first so nothing new arrives, drain what the rings still hold,
+    // report the counters of connections still open, let the decoders finish.
     probe.detach();
-    reader.stop();
+    pipeline.stop();
     await new Promise((r) => setTimeout(r, 50)); // batches queued for JS before stop()
     const open = finalFlushRecords(probe.object, process.hrtime.bigint());
-    if (open.length) decoder.decodeBatch(packBatch(open));
+    pipeline.dispatch(open);
+    await manager.flush();
     const final = kernelStats();
     self.eventsLostTotal(spec.name, final.dropped);
     log.info('final counts', {
       eventsEmitted: Number(final.emitted),
       eventsDropped: Number(final.dropped),
-      eventsDecoded: decoder.stats.records - open.length,
+      eventsDecoded: pipeline.stats.records,
       openConnectionsFlushed: open.length,
-      malformed: decoder.stats.malformed,
+      payloadSegments: pipeline.stats.segments,
     });
+    manager.close();
     probe.close();
     runStats?.close();
     native.setLogHandler(null);

@@ -46,7 +46,7 @@ test('K connections carrying B bytes each way are counted exactly, per side', { 
     // One JSON line per event: each client connection is open, two state changes, close.
     const clientEvents = d.events.filter((e) => e.comm === cliComm);
     const byCookie = new Map<string, string[]>();
-    for (const e of clientEvents) byCookie.set(String(e.cookie), [...(byCookie.get(String(e.cookie)) ?? []), `${e.event}:${e.state}`]);
+    for (const e of clientEvents) byCookie.set(String(e.connection), [...(byCookie.get(String(e.connection)) ?? []), `${e.event}:${e.state}`]);
     assert.equal(byCookie.size, K);
     for (const seq of byCookie.values()) assert.deepEqual(seq, ['open:ESTABLISHED', 'state:FIN_WAIT1', 'state:FIN_WAIT2', 'close:CLOSE']);
     const closes = clientEvents.filter((e) => e.event === 'close');
