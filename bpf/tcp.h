@@ -86,7 +86,7 @@ struct lf_tcp_stats {
 };
 
 /* Payload capture, for decoders that subscribe to streams. */
-#define LF_TCP_DATA_MAX 16384
+#define LF_TCP_DATA_MAX 8192
 
 enum lf_tcp_direction {
 	LF_TCP_DIR_EGRESS = 0,  /* written by the owner */

@@ -25,7 +25,7 @@ export interface TcpProbeConfig {
 export const TCP_RING_BUFFER = 'lf_tcp_events';
 export const TCP_DATA_RING_BUFFER = 'lf_tcp_data_events';
 /** Largest capture per syscall: LF_TCP_DATA_MAX - 1 (bpf/tcp.h). */
-export const TCP_CAPTURE_MAX = 16383;
+export const TCP_CAPTURE_MAX = 8191;
 
 const CAPTURED_SYSCALLS = ['write', 'sendto', 'writev', 'read', 'recvfrom', 'readv'];
 

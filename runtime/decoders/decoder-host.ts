@@ -15,6 +15,7 @@ import type { Logger } from '../log/logger';
 import { sameInfo, validateDecoderInfo } from './decoder-info';
 import {
   DECODER_INTERFACE,
+  TYPES_INTERFACE,
   classifyEngineError,
   type DecodeOutput,
   type DecoderEngine,
@@ -201,7 +202,9 @@ export class DecoderHost {
       if (code === 'LF_ERR_WASM_INVALID') return this.#refuse(msg, 'not a WebAssembly component: build it with the SDK (a core module must be wrapped with `wasm-tools component new`)');
       return this.#refuse(`compiling: ${msg}`, 'check that this is a lightfoot decoder component');
     }
-    const imports = component.imports();
+    // The engine already refused anything but the WIT package's own types
+    // interface, which exported interfaces `use` (types only, nothing callable).
+    const imports = component.imports().filter((i) => i !== TYPES_INTERFACE);
     if (imports.length > 0) {
       return this.#refuse(`imports ${imports.join(', ')}: decoders get no imports`, 'build it with the SDK without WASI');
     }

@@ -39,6 +39,14 @@ function firstLine(msg: string): string {
   return msg.split('\n', 1)[0];
 }
 
+/** The libbpf/verifier lines the native error carries after its first line. */
+function logTail(msg: string): string[] {
+  return msg
+    .split('\n')
+    .slice(1)
+    .filter((l) => l && !l.startsWith('verifier log (tail)'));
+}
+
 function configure(obj: BpfObject, spec: ProbeSpec, disabled: Map<string, DisabledProgram>): void {
   for (const [name, value] of Object.entries(spec.constants)) obj.setConstant(name, value);
   for (const [map, n] of Object.entries(spec.maxEntries ?? {})) obj.setMaxEntries(map, n);
@@ -77,7 +85,13 @@ export function loadProbe(spec: ProbeSpec, deps: ProbeLoaderDeps): LoadedProbe {
       const prog = spec.programs.find((p) => p.name === failed);
       const message = (err as Error).message;
       if (!prog || prog.required || disabled.has(prog.name)) {
-        throw new LoadError(`loading probe ${spec.name}: ${message}`, { cause: err });
+        // One line for the user; the whole verifier log for whoever debugs it.
+        const tail = logTail(message);
+        log.error('the kernel refused the probe', { program: failed, log: tail });
+        throw new LoadError(`loading probe ${spec.name}: ${[firstLine(message), ...tail.slice(-1)].join(': ')}`, {
+          cause: err,
+          hint: 'the full libbpf/verifier log is in the diagnostic log; `lightfoot doctor` checks each program',
+        });
       }
       disabled.set(prog.name, { program: prog.name, stage: 'load', reason: firstLine(message), degrades: prog.degrades });
       log.warn('kernel refused an optional program; continuing without it', {

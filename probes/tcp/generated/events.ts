@@ -272,7 +272,7 @@ export function writeLfTcpSock(buf: Buffer, off: number, v: LfTcpSock): void {
   buf.set(v.daddr.subarray(0, 16), off + 96);
 }
 
-export const SIZEOF_LF_TCP_DATA = 16416;
+export const SIZEOF_LF_TCP_DATA = 8224;
 
 export const LF_TCP_DATA_OFFSETS = {
   kind: 0,
@@ -306,7 +306,7 @@ export function readLfTcpData(buf: Buffer, off: number): LfTcpData {
     cookie: buf.readBigUInt64LE(off + 16),
     len: buf.readUInt32LE(off + 24),
     captured: buf.readUInt32LE(off + 28),
-    data: buf.subarray(off + 32, off + 32 + 16384),
+    data: buf.subarray(off + 32, off + 32 + 8192),
   };
 }
 
@@ -319,5 +319,5 @@ export function writeLfTcpData(buf: Buffer, off: number, v: LfTcpData): void {
   buf.writeBigUInt64LE(v.cookie, off + 16);
   buf.writeUInt32LE(v.len, off + 24);
   buf.writeUInt32LE(v.captured, off + 28);
-  buf.set(v.data.subarray(0, 16384), off + 32);
+  buf.set(v.data.subarray(0, 8192), off + 32);
 }
