@@ -16,7 +16,8 @@ function resultOf(dec: Decoder, batch: Buffer): BatchResult {
   } catch (e: any) {
     if (e?.code === 'LF_ERR_DECODE') {
       const kind = String(e.decodeError);
-      const message = String(e.decodeMessage ?? e.message).replace(new RegExp(`^${kind}: `), '');
+      // The guest's own text: the wasmtime engine prefixes "decode: <kind>: ".
+      const message = String(e.decodeMessage ?? e.message).replace(new RegExp(`^(decode: )?${kind}: `), '');
       return { error: { kind, message } };
     }
     if (e?.code === 'LF_ERR_DECODER_FAULT') return { error: { kind: 'fault', message: String(e.faultKind) } };
