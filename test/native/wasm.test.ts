@@ -12,61 +12,14 @@ import * as path from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 
+import { buildFixtures, repoRoot, type Fixture } from '../helpers/wasm-fixtures';
 import type { DecodeOutput, DecoderInstance, WasmComponent, WasmEngine as WasmEngineT } from '../../runtime/native/binding';
 
 type Binding = typeof import('../../runtime/native/binding');
 
-// dist/test/native/ is three levels below the repo root; private builds elsewhere set cwd.
-function repoRoot(): string {
-  for (const c of [path.resolve(__dirname, '..', '..', '..'), process.cwd()]) {
-    if (existsSync(path.join(c, 'sdk', 'scripts', 'build-c-component.sh'))) return c;
-  }
-  throw new Error('cannot find the repo root (run from it)');
-}
 const root = repoRoot();
 const nb = require('../../runtime/native/binding') as Binding;
 
-const FIXTURES = ['good', 'loop', 'alloc', 'trap', 'garbage'] as const;
-type Fixture = (typeof FIXTURES)[number] | 'wasi';
-/** The allocator is linked with a 64 MiB cap so that the host's smaller cap is what stops it. */
-const ALLOC_LINK_MAX = 64 << 20;
-
-/** Builds every fixture once per content hash of its inputs; returns the directory. */
-function buildFixtures(): string {
-  const src = path.join(root, 'test', 'fixtures', 'wasm');
-  const script = path.join(root, 'sdk', 'scripts', 'build-c-component.sh');
-  const h = createHash('sha256');
-  for (const f of [script, path.join(root, 'sdk', 'wit', 'decoder.wit'),
-    ...readdirSync(src).sort().map((f) => path.join(src, f))]) {
-    h.update(f).update(readFileSync(f));
-  }
-  const cache = process.env.LIGHTFOOT_CACHE ?? '/var/cache/lightfoot';
-  const dir = path.join(cache, 'wasm-fixtures', h.digest('hex').slice(0, 16));
-  if (existsSync(path.join(dir, 'done'))) return dir;
-  mkdirSync(path.dirname(dir), { recursive: true });
-  const tmp = mkdtempSync(`${dir}.tmp-`);
-  chmodSync(tmp, 0o755); // mkdtemp makes it private; the cache is shared
-  const run = (args: string[]) => execFileSync('bash', [script, ...args], { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] });
-  for (const f of FIXTURES) {
-    run([...(f === 'alloc' ? ['--max-memory', String(ALLOC_LINK_MAX)] : []), '-o', path.join(tmp, `${f}.wasm`), path.join(src, `${f}.c`)]);
-  }
-  // printf pulls in wasi_snapshot_preview1: the official pipeline refuses it, so wrap the
-  // core module with jco's WASI adapter by hand into a component that imports wasi:*.
-  run(['--core', '-o', path.join(tmp, 'wasi.core.wasm'), path.join(src, 'wasi_import.c')]);
-  execFileSync(path.join(root, 'node_modules', '.bin', 'jco'),
-    ['new', path.join(tmp, 'wasi.core.wasm'), '--wasi-reactor', '-o', path.join(tmp, 'wasi.wasm')], { stdio: 'ignore' });
-  // An empty component (valid, exports nothing) for the world check.
-  writeFileSync(path.join(tmp, 'empty.wat'), '(component)\n');
-  execFileSync(path.join(root, 'node_modules', '.bin', 'jco'),
-    ['parse', path.join(tmp, 'empty.wat'), '-o', path.join(tmp, 'empty.wasm')], { stdio: 'ignore' });
-  writeFileSync(path.join(tmp, 'done'), '');
-  try {
-    renameSync(tmp, dir);
-  } catch {
-    rmSync(tmp, { recursive: true, force: true }); // a concurrent run won the race
-  }
-  return dir;
-}
 const fixtureDir = buildFixtures();
 const bytes = (f: Fixture | 'empty' | 'wasi.core') => readFileSync(path.join(fixtureDir, `${f}.wasm`));
 
@@ -260,9 +213,10 @@ test('an unbounded allocator hits memoryBytes and faults oom; host RSS grows < 2
   assertFault(() => instance('good', { memoryBytes: 65536, deadlineMs: 50 }), 'oom', /^instantiating decoder: decoder fault oom: /);
 });
 
-test('a trapping decoder faults trap on every call (each on a fresh instance)', () => {
+test('a trapping decoder faults trap on every decode (each on a fresh instance)', () => {
   const a = instance('trap');
-  assertFault(() => a.describe(), 'trap', /^describe: decoder fault trap: wasm trap: wasm `unreachable` instruction executed$/);
+  assert.equal(a.describe().name, 'fixture-trap');
+  assertFault(() => a.decode(batch(1)), 'trap', /^decode: decoder fault trap: wasm trap: wasm `unreachable` instruction executed$/);
   assertPoisoned(a, 'trap');
   for (let i = 0; i < 3; i++) {
     const b = instance('trap');
