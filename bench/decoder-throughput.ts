@@ -11,6 +11,7 @@ import { LF_TCP_EVENT_KIND as K, LF_TCP_ROLE as R } from '../probes/tcp/generate
 import { ReferenceTcpDecoder } from '../probes/tcp/reference-decoder';
 import { encodeBatch } from '../runtime/decoders/batch-encoder';
 import { encodeTcpEvent, packBatch } from '../test/helpers/tcp-records';
+import { fmt, type BenchRow, type BenchSection } from './bench-result';
 import { loadCoreTcpDecode, loadJcoTcpDecoder, loadWasmtimeTcpDecoder } from '../test/decoders/tcp-harness';
 
 const RECORDS = 256;
@@ -62,24 +63,47 @@ function measure(name: string, logs: boolean, batches: Buffer[], decode: (b: Buf
   return { name, logs, eventsPerSec: (n * RECORDS) / secs, usPerBatch: (secs * 1e6) / n };
 }
 
-async function main(): Promise<void> {
-  const args = process.argv.slice(2);
-  const seconds = Number(args[args.indexOf('--seconds') + 1]) || 2;
-  const json = args.includes('--json');
+async function measureAll(seconds: number): Promise<{ rows: Row[]; batchBytes: number }> {
   const recs = Array.from({ length: DISTINCT_BATCHES }, (_, b) => records(b));
   const rows: Row[] = [];
   for (const logs of [true, false]) {
     const batches = recs.map((r) => encodeBatch({ probe: 'tcp', schema: 1, records: r, logs }));
     const ref = new ReferenceTcpDecoder();
     rows.push(measure('ts reference-decoder.ts', logs, batches, (b) => ref.decode(b), seconds));
-    const jco = await loadJcoTcpDecoder();
-    rows.push(measure('wasm (V8, jco transpile)', logs, batches, (b) => jco.decode(b), seconds));
     const wt = loadWasmtimeTcpDecoder();
     if (wt) rows.push(measure('wasm (wasmtime engine)', logs, batches, (b) => wt.decode(b), seconds));
+    const jco = await loadJcoTcpDecoder();
+    rows.push(measure('wasm (V8, jco transpile)', logs, batches, (b) => jco.decode(b), seconds));
     const core = await loadCoreTcpDecode();
     rows.push(measure('wasm guest only (V8 core module, no lifting)', logs, batches, core, seconds));
   }
-  const batchBytes = encodeBatch({ probe: 'tcp', schema: 1, records: recs[0], logs: true }).length;
+  return { rows, batchBytes: encodeBatch({ probe: 'tcp', schema: 1, records: recs[0], logs: true }).length };
+}
+
+/** The section of docs/benchmarks.md (bench/run.ts). */
+export async function decoderThroughput(seconds = 2): Promise<BenchSection> {
+  const { rows, batchBytes } = await measureAll(seconds);
+  const out: BenchRow[] = [];
+  for (const logs of [false, true]) {
+    const rs = rows.filter((r) => r.logs === logs);
+    const ts = rs.find((r) => r.name.startsWith('ts '))!;
+    for (const r of rs) {
+      out.push({ name: `${r.name}, logs ${logs ? 'on' : 'off'}`, value: r.eventsPerSec, unit: 'events/s', detail: `${fmt(r.usPerBatch, 1)} µs per batch` });
+      if (r !== ts) out.push({ name: `ratio ${r.name} / ts, logs ${logs ? 'on' : 'off'}`, value: r.eventsPerSec / ts.eventsPerSec, unit: 'x', detail: r.name.includes('wasmtime') ? 'target >= 1.0' : '' });
+    }
+  }
+  return {
+    title: 'TCP decoder: WebAssembly component vs the same logic in TypeScript',
+    method: `The shipped tcp decoder component (C, probes/tcp/wasm) and its TypeScript twin (probes/tcp/reference-decoder.ts) on the same ${RECORDS}-record msgpack batches (${fmt(batchBytes)} bytes; 32 connections: open, 6 flushes, close), ${seconds} s each, same process. "logs on" also returns one structured log event per record, which dominates the cost of crossing the component boundary; the daemon runs with logs on unless --no-events. "guest only" calls the core module without lifting results into JS: the decoder's own speed.`,
+    rows: out,
+  };
+}
+
+async function main(): Promise<void> {
+  const args = process.argv.slice(2);
+  const seconds = Number(args[args.indexOf('--seconds') + 1]) || 2;
+  const json = args.includes('--json');
+  const { rows, batchBytes } = await measureAll(seconds);
   if (json) {
     console.log(JSON.stringify({ records: RECORDS, batchBytes, rows }));
     return;
@@ -98,7 +122,9 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((e) => {
-  console.error(e);
-  process.exit(1);
-});
+if (require.main === module) {
+  main().catch((e) => {
+    console.error(e);
+    process.exit(1);
+  });
+}

@@ -8,6 +8,8 @@ import * as path from 'node:path';
 import { fmt, type BenchSection } from './bench-result';
 import { tcpOverhead } from './tcp-overhead';
 import { hostThroughput } from './host-throughput';
+import { decoderThroughput } from './decoder-throughput';
+import { decoderEngine } from './decoder-engine';
 
 const DOC = path.resolve(__dirname, '../../docs/benchmarks.md');
 const BEGIN = '<!-- BEGIN RESULTS (written by npm run bench) -->';
@@ -17,7 +19,7 @@ function render(sections: BenchSection[]): string {
   const lines = [`Run ${new Date().toISOString()} on ${os.cpus().length} vCPU ${os.cpus()[0]?.model ?? ''}, kernel ${os.release()}, Node ${process.version}.`, ''];
   for (const s of sections) {
     lines.push(`### ${s.title}`, '', s.method, '', '| measurement | value | detail |', '|---|---|---|');
-    for (const r of s.rows) lines.push(`| ${r.name} | ${fmt(r.value, r.unit === 'x' ? 3 : 0)} ${r.unit} | ${r.detail ?? ''} |`);
+    for (const r of s.rows) lines.push(`| ${r.name} | ${fmt(r.value, r.unit === 'x' ? 3 : r.value < 100 ? 1 : 0)} ${r.unit} | ${r.detail ?? ''} |`);
     lines.push('');
   }
   return lines.join('\n');
@@ -28,6 +30,8 @@ async function main(): Promise<void> {
   const all: [string, () => Promise<BenchSection>][] = [
     ['tcp-overhead', tcpOverhead],
     ['host-throughput', hostThroughput],
+    ['decoder-throughput', () => decoderThroughput()],
+    ['decoder-engine', decoderEngine],
   ];
   const sections: BenchSection[] = [];
   for (const [name, fn] of all) {
