@@ -252,7 +252,7 @@ static __always_inline int lf_on_io(struct sock *sk, int ret, int flags, bool is
 	else if (!(flags & MSG_PEEK))
 		__sync_fetch_and_add(&s->bytes_received, ret);
 
-	__u64 now = bpf_ktime_get_ns();
+	__u64 now = bpf_ktime_get_ns(); /* the coarse clock is not allowed in tracing programs */
 
 	if (now - s->last_flush_ns >= lf_cfg_flush_interval_ns) {
 		s->last_flush_ns = now;

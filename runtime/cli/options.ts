@@ -29,6 +29,8 @@ export interface RunOptions {
   ringBufferBytes: number;
   /** False with --no-events: no connection event lines on stdout. */
   events: boolean;
+  /** --bpf-stats: kernel run-time accounting of the BPF programs (costs every probe hit). */
+  bpfStats: boolean;
   /** --decoders DIR (repeatable): every *.wasm there is loaded; set only when given. */
   decoderDirs?: string[];
   /** --config FILE: decoder config (runtime/decoders/README.md); set only when given. */
@@ -49,6 +51,7 @@ export interface RawRunOptions {
   rescanIntervalMs?: string;
   ringBufferSize?: string;
   events?: boolean;
+  bpfStats?: boolean;
   decoders?: string[];
   config?: string;
 }
@@ -124,6 +127,7 @@ export function parseRunOptions(raw: RawRunOptions, ctx: ParseContext = {}): Run
     ringBufferBytes:
       raw.ringBufferSize === undefined ? DEFAULTS.ringBufferBytes : parseRingBufferSize(raw.ringBufferSize),
     events: raw.events !== false,
+    bpfStats: raw.bpfStats === true,
   };
   // Only present when given, so RunOptions without decoder flags stay as they were.
   if (raw.decoders !== undefined && raw.decoders.length > 0) opts.decoderDirs = unique(raw.decoders.map(parseDecodersDir));

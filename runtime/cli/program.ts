@@ -132,6 +132,7 @@ export function buildProgram(handlers: CommandHandlers, io: ProgramIO = {}): Com
     .option('--rescan-interval-ms <ms>', `look for new and exited processes this often (default: ${DEFAULTS.rescanIntervalMs})`)
     .option('--ring-buffer-size <bytes>', 'BPF ring buffer size, a power of two from 64KiB to 1GiB (default: 8MiB)')
     .option('--no-events', 'do not write connection event lines to stdout')
+    .option('--bpf-stats', 'measure the run time of each BPF program (lightfoot_bpf_program_*); adds ~50 ns to every probe hit')
     .option('--decoders <dir>', 'load every *.wasm protocol decoder in this directory (repeatable)', collect)
     .option('--config <file>', 'decoder config file (JSON: paths, sha256 pins, enabled, limits)')
     .addHelpText('after', RUN_EXAMPLES)

@@ -39,6 +39,11 @@ function firstLine(msg: string): string {
   return msg.split('\n', 1)[0];
 }
 
+/** The verifier's own verdict: its last line that is not libbpf chatter or a summary. */
+function verdict(tail: string[]): string | undefined {
+  return [...tail].reverse().find((l) => !/^(libbpf:|processed \d+ insns|-- END)/.test(l));
+}
+
 /** The libbpf/verifier lines the native error carries after its first line. */
 function logTail(msg: string): string[] {
   return msg
@@ -88,7 +93,7 @@ export function loadProbe(spec: ProbeSpec, deps: ProbeLoaderDeps): LoadedProbe {
         // One line for the user; the whole verifier log for whoever debugs it.
         const tail = logTail(message);
         log.error('the kernel refused the probe', { program: failed, log: tail });
-        throw new LoadError(`loading probe ${spec.name}: ${[firstLine(message), ...tail.slice(-1)].join(': ')}`, {
+        throw new LoadError(`loading probe ${spec.name}: ${[firstLine(message), verdict(tail) ?? tail[tail.length - 1]].filter(Boolean).join(': ')}`, {
           cause: err,
           hint: 'the full libbpf/verifier log is in the diagnostic log; `lightfoot doctor` checks each program',
         });

@@ -35,6 +35,7 @@ test('defaults', () => {
     rescanIntervalMs: 1000,
     ringBufferBytes: 8 * 1024 * 1024,
     events: true,
+    bpfStats: false,
   });
   assert.equal(parseRunOptions({ all: true }, { stderrIsTTY: true }).logFormat, 'pretty');
 });
