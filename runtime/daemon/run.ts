@@ -107,11 +107,14 @@ export async function runDaemon(opts: RunOptions): Promise<number> {
     captureData: streams,
   });
   const probe = loadProbe(spec, { openObject: (f) => native.BpfObject.open(f), packageRoot: packageRoot(), logger });
+  // Off by default: the kernel then times every run of every BPF program.
   let runStats: { close(): void } | undefined;
-  try {
-    runStats = native.enableRunTimeStats();
-  } catch (err) {
-    log.warn('BPF run-time statistics unavailable', { reason: (err as Error).message });
+  if (opts.bpfStats) {
+    try {
+      runStats = native.enableRunTimeStats();
+    } catch (err) {
+      log.warn('BPF run-time statistics unavailable', { reason: (err as Error).message });
+    }
   }
 
   const selection = new SelectionMaps(probe.object);
