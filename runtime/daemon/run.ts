@@ -27,7 +27,7 @@ import { TCP_STATS_MAP, tcpProbe } from '../../probes/tcp/manifest';
 import { LF_TCP_STAT } from '../../probes/tcp/generated/events';
 import { finalFlushRecords } from '../../probes/tcp/final-flush';
 import { TcpPipeline } from './tcp-pipeline';
-import { withWallTime } from './event-time';
+import { MonotonicClock } from './clock';
 import { preflight } from './preflight';
 
 const TRACEFS = '/sys/kernel/tracing';
@@ -75,13 +75,14 @@ export async function runDaemon(opts: RunOptions): Promise<number> {
   });
 
   const registry = new Registry();
-  const events = opts.events ? withWallTime(createEventWriter({ format: opts.logFormat, logger })) : undefined;
+  const events = opts.events ? createEventWriter({ format: opts.logFormat, logger }) : undefined;
   const manager = new DecoderManager({
     engine: loadNativeEngine(engineOptionsFor(sources)),
     sources,
     registry,
     logger: logger.child('decoders'),
     events,
+    wallClock: new MonotonicClock(),
     maxSeries: opts.maxSeries,
   });
   const streams = manager.wantsStreams('tcp');

@@ -17,6 +17,8 @@ import {
   DECODER_INTERFACE,
   TYPES_INTERFACE,
   classifyEngineError,
+  isCompactOutput,
+  type CompactOutput,
   type DecodeOutput,
   type DecoderEngine,
   type DecoderInfo,
@@ -32,6 +34,11 @@ import type { DECODER_STATES } from './self-metrics';
 export type DecoderState = (typeof DECODER_STATES)[number];
 /** 'async' runs decode() on the libuv thread pool; 'sync' on the main thread. */
 export type CallMode = 'sync' | 'async';
+/**
+ * 'compact' calls decodeCompact()/decodeCompactAsync() when the engine's instance has
+ * them (engine.ts CompactOutput); 'object' always calls decode()/decodeAsync().
+ */
+export type OutputForm = 'compact' | 'object';
 
 export interface FaultPolicy {
   /** First restart delay after a fault. */
@@ -72,7 +79,7 @@ export interface Refusal {
 }
 
 export type DecodeOutcome =
-  | { ok: true; output: DecodeOutput }
+  | { ok: true; output: DecodeOutput | CompactOutput }
   | { ok: false; reason: 'fault' | 'bad_output' | 'decode_error' | 'not_running'; message: string };
 
 export interface DecoderHostOptions {
@@ -83,6 +90,8 @@ export interface DecoderHostOptions {
   logger: Logger;
   /** Default 'async' (see README.md, "sync or async"). */
   mode?: CallMode;
+  /** Default 'compact' (used when the engine offers it). */
+  form?: OutputForm;
   policy?: Partial<FaultPolicy>;
   clock?: Clock;
   timers?: Timers;
@@ -264,19 +273,20 @@ export class DecoderHost {
       return { ok: false, reason: 'not_running', message: `decoder is ${this.#inFlight ? 'busy' : this.#state}` };
     }
     const t0 = this.#clock.now();
+    const compact = this.#o.form !== 'object' && typeof inst.decodeCompact === 'function' && typeof inst.decodeCompactAsync === 'function';
     if (this.mode === 'sync') {
-      let out: DecodeOutput;
+      let out: DecodeOutput | CompactOutput;
       try {
-        out = inst.decode(batch);
+        out = compact ? inst.decodeCompact!(batch) : inst.decode(batch);
       } catch (err) {
         return this.#failed(inst, err, t0, records);
       }
       return this.#succeeded(inst, out, t0, records);
     }
     this.#inFlight = true;
-    let p: Promise<DecodeOutput>;
+    let p: Promise<DecodeOutput | CompactOutput>;
     try {
-      p = inst.decodeAsync(batch);
+      p = compact ? inst.decodeCompactAsync!(batch) : inst.decodeAsync(batch);
     } catch (err) {
       this.#inFlight = false;
       return this.#failed(inst, err, t0, records);
@@ -293,7 +303,7 @@ export class DecoderHost {
     );
   }
 
-  #succeeded(inst: DecoderInstance, out: DecodeOutput, t0: number, records: number): DecodeOutcome {
+  #succeeded(inst: DecoderInstance, out: DecodeOutput | CompactOutput, t0: number, records: number): DecodeOutcome {
     const secs = (this.#clock.now() - t0) / 1000;
     const name = this.label;
     if (this.#instance !== inst || this.#closed) return { ok: false, reason: 'not_running', message: 'instance was replaced' };
@@ -316,6 +326,25 @@ export class DecoderHost {
   #checkOutput(out: unknown): string | null {
     if (typeof out !== 'object' || out === null) return 'decode() returned no decode-output';
     const o = out as Record<string, unknown>;
+    if (isCompactOutput(out as DecodeOutput | CompactOutput)) {
+      const c = out as CompactOutput;
+      for (const k of ['annotations', 'streams', 'strings'] as const) {
+        if (!Array.isArray(c[k])) return `${k} is not a list`;
+      }
+      const l = c.logs as Partial<CompactOutput['logs']> | undefined;
+      const nl = l?.fieldsJson?.length;
+      if (
+        nl === undefined ||
+        !Array.isArray(l!.fieldsJson) ||
+        l!.level?.length !== nl ||
+        l!.message?.length !== nl ||
+        l!.connection?.length !== nl ||
+        l!.tsNs?.length !== nl
+      ) {
+        return 'logs: compact columns have inconsistent lengths';
+      }
+      return this.#metrics!.applyCompact(c);
+    }
     for (const k of ['logs', 'annotations', 'streams'] as const) {
       if (!Array.isArray(o[k])) return `${k} is not a list`;
     }

@@ -4,13 +4,13 @@
 // the stream tables, annotations to the store, logs to the event writer.
 // Overload and every drop are counted, never silent.
 
-import type { EventWriter } from '../log/event-writer';
+import type { EventRecord, EventWriter } from '../log/event-writer';
 import type { Logger } from '../log/logger';
 import type { AnnotationStore } from './annotations';
 import { encodeBatch } from './batch-encoder';
 import type { DecodeOutcome, DecoderHost, DecoderState } from './decoder-host';
-import type { DecoderLogLevel } from './engine';
-import { LEVEL_RANK, decoderLogRecord } from './log-events';
+import { isCompactOutput, type CompactOutput, type DecoderLogLevel } from './engine';
+import { LEVEL_RANK, LOG_LIMITS, decoderLogRecord } from './log-events';
 import { errorMessage } from './show';
 import type { DecoderSelfMetrics, DropReason } from './self-metrics';
 import { DEFAULT_STREAM_LIMITS, StreamTable, streamKey, type StreamLimits } from './stream-table';
@@ -45,6 +45,11 @@ export interface LaneContext {
   /** Absent: batches say logs=false and log events are not written. */
   events: EventWriter | undefined;
   minLogLevel: DecoderLogLevel;
+  /**
+   * Turns a log's `tsNs` (kernel CLOCK_MONOTONIC ns) into the wall-clock `time` of its
+   * event line (runtime/daemon/clock.ts MonotonicClock). Absent: `tsNs` is written as is.
+   */
+  wallClock?: WallClock;
   logger: Logger;
   limits: LaneLimits;
   schemaOf(probe: string): number;
@@ -77,6 +82,12 @@ interface Call {
 }
 
 const DIRECTIONS: Record<string, 0 | 1> = { egress: 0, ingress: 1 };
+const LEVEL_JSON = ['"debug"', '"info"', '"warn"', '"error"'];
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER) + 1n; // 2^53, as log-events.ts / compact.rs
+
+export interface WallClock {
+  toIso(monotonicNs: bigint): string;
+}
 
 export class DecoderLane {
   readonly host: DecoderHost;
@@ -341,7 +352,11 @@ export class DecoderLane {
       }
       const annDropped = store.dropped - before + (out.annotations.length - nAnn);
       if (annDropped > 0) ctx.self.annotationsDropped(name, annDropped);
-      if (ctx.events !== undefined && out.logs.length > 0) this.#writeLogs(out.logs);
+      if (ctx.events !== undefined) {
+        if (isCompactOutput(out)) {
+          if (out.logs.fieldsJson.length > 0 || out.invalidLogs > 0) this.#writeCompactLogs(out);
+        } else if (out.logs.length > 0) this.#writeLogs(out.logs);
+      }
     }
     for (const c of call.closed) ctx.annotations.closeDelivered(c);
   }
@@ -359,10 +374,94 @@ export class DecoderLane {
       const conn = typeof ev?.connection === 'bigint' && ev.connection !== 0n ? ev.connection : undefined;
       const rec = decoderLogRecord(name, ev, conn === undefined ? undefined : ctx.annotations.get(conn));
       if (rec === undefined) invalid++;
-      else ctx.events!.write(rec);
+      else {
+        if (ctx.wallClock !== undefined) this.#wallTime(rec);
+        ctx.events!.write(rec);
+      }
     }
     ctx.self.logsDropped(name, 'invalid', invalid);
     ctx.self.logsDropped(name, 'per_call_cap', logs.length - n);
+  }
+
+  /** tsNs → time (last key), as the compact path writes it. */
+  #wallTime(rec: Record<string, unknown>): void {
+    const t = rec.tsNs;
+    let ns: bigint;
+    if (typeof t === 'bigint') ns = t;
+    else if (typeof t === 'number' && Number.isInteger(t)) ns = BigInt(t);
+    else if (typeof t === 'string' && /^[0-9]+$/.test(t)) ns = BigInt(t);
+    else return;
+    if (ns < 0n) return;
+    delete rec.tsNs;
+    rec.time = this.#iso(ns);
+  }
+
+  #lastNs = -1n;
+  #lastIso = '';
+  #iso(ns: bigint): string {
+    if (ns !== this.#lastNs) {
+      this.#lastIso = this.#ctx.wallClock!.toIso(ns);
+      this.#lastNs = ns;
+    }
+    return this.#lastIso;
+  }
+
+  /**
+   * The compact form's logs: event lines by concatenation, in the shape
+   * decoderLogRecord() gives (then `time`, or `tsNs` without a wall clock). The engine
+   * already dropped malformed log-events (invalidLogs) and rendered the fields.
+   */
+  #writeCompactLogs(out: CompactOutput): void {
+    const ctx = this.#ctx;
+    const name = this.host.label;
+    const events = ctx.events!;
+    const L = out.logs;
+    const strings = out.strings;
+    const total = L.fieldsJson.length;
+    const min = LEVEL_RANK[ctx.minLogLevel];
+    const n = Math.min(total, ctx.limits.maxLogsPerCall);
+    const head = `,"decoder":${JSON.stringify(name)},"level":`;
+    const messages: (string | undefined)[] = [];
+    const clock = ctx.wallClock;
+    let invalid = out.invalidLogs;
+    for (let i = 0; i < n; i++) {
+      const lvl = L.level[i]!;
+      if (lvl > 3) {
+        invalid++;
+        continue;
+      }
+      if (lvl < min) continue;
+      const m = L.message[i]!;
+      let msg = messages[m];
+      if (msg === undefined) {
+        const s = strings[m];
+        if (typeof s !== 'string' || s.length === 0 || s.length > LOG_LIMITS.messageLength) {
+          invalid++;
+          continue;
+        }
+        msg = messages[m] = JSON.stringify(s);
+      }
+      let line = '{"event":' + msg + head + LEVEL_JSON[lvl]!;
+      const conn = L.connection[i]!;
+      let ann: Readonly<Record<string, string>> | undefined;
+      if (conn !== 0n) {
+        line += ',"connection":"' + conn.toString() + '"';
+        ann = ctx.annotations.get(conn);
+      }
+      const fj = L.fieldsJson[i]!;
+      if (fj.length > 0) line += ',' + fj;
+      if (ann !== undefined) line += ',"annotations":' + JSON.stringify(ann);
+      const ts = L.tsNs[i]!;
+      if (ts !== 0n) {
+        if (clock !== undefined) line += ',"time":"' + this.#iso(ts) + '"';
+        else line += ts <= MAX_SAFE ? ',"tsNs":' + ts.toString() : ',"tsNs":"' + ts.toString() + '"';
+      }
+      line += '}';
+      if (events.writeRaw !== undefined) events.writeRaw(line);
+      else events.write(JSON.parse(line) as EventRecord);
+    }
+    ctx.self.logsDropped(name, 'invalid', invalid);
+    ctx.self.logsDropped(name, 'per_call_cap', total - n);
   }
 
   #wakeIdle(): void {

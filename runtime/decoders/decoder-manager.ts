@@ -13,12 +13,13 @@ import {
   DecoderHost,
   type CallMode,
   type Clock,
+  type OutputForm,
   type DecoderState,
   type FaultPolicy,
   type Refusal,
   type Timers,
 } from './decoder-host';
-import { DEFAULT_LANE_LIMITS, DecoderLane, type LaneLimits } from './decoder-lane';
+import { DEFAULT_LANE_LIMITS, DecoderLane, type LaneLimits, type WallClock } from './decoder-lane';
 import type { DecoderEngine, DecoderLogLevel, InstanceLimits, Subscription } from './engine';
 import type { DecoderOrigin, DecoderSource } from './manifest';
 import { DecoderMetricRegistry } from './metric-registry';
@@ -37,6 +38,13 @@ export interface DecoderManagerOptions {
   maxSeries?: number;
   /** Default 'async'. */
   mode?: CallMode;
+  /** Default 'compact': decodeCompact() when the engine has it (decoder-host.ts OutputForm). */
+  form?: OutputForm;
+  /**
+   * Converts decoder log `tsNs` (kernel CLOCK_MONOTONIC) into the wall-clock `time` of
+   * event lines; the daemon passes a MonotonicClock. Absent: `tsNs` is written as is.
+   */
+  wallClock?: WallClock;
   policy?: Partial<FaultPolicy>;
   limits?: Partial<LaneLimits>;
   annotationLimits?: Partial<AnnotationLimits>;
@@ -128,6 +136,7 @@ export class DecoderManager {
         self: this.#self,
         logger: this.#log,
         mode: opts.mode,
+        form: opts.form,
         policy: opts.policy,
         clock: opts.clock,
         timers: opts.timers,
@@ -151,6 +160,7 @@ export class DecoderManager {
         annotations: this.#annotations,
         events: opts.events,
         minLogLevel: opts.minLogLevel ?? 'info',
+        wallClock: opts.wallClock,
         logger: this.#log,
         limits,
         schemaOf: (probe) => schemas[probe] ?? 1,

@@ -79,12 +79,52 @@ export interface DecodeOutput {
   streams: StreamProgress[];
 }
 
+/**
+ * The same output in columns (docs/native-api.md, "decodeCompact"): what the host
+ * needs without one JS object per update, label or field. Label values and log
+ * messages index `strings`; log fields arrive rendered as JSON object members
+ * (no braces) by the rules of log-events.ts, except an integer `tsNs` field, which
+ * is in `logs.tsNs` (kernel CLOCK_MONOTONIC ns; 0 = none). Log-events breaking the
+ * rules were dropped by the engine and are counted in `invalidLogs`.
+ */
+export interface CompactOutput {
+  strings: string[];
+  metric: Uint32Array;
+  /** 0 add, 1 set, 2 observe (anything else is refused as bad_output). */
+  op: Uint8Array;
+  value: Float64Array;
+  /** n+1 offsets into labelIdx. */
+  labelStart: Uint32Array;
+  labelIdx: Uint32Array;
+  logs: {
+    /** 0 debug, 1 info, 2 warn, 3 error. */
+    level: Uint8Array;
+    message: Uint32Array;
+    connection: BigUint64Array;
+    tsNs: BigUint64Array;
+    fieldsJson: string[];
+  };
+  invalidLogs: number;
+  annotations: Annotation[];
+  streams: StreamProgress[];
+}
+
+export const COMPACT_OPS: readonly UpdateOp[] = ['add', 'set', 'observe'];
+export const COMPACT_LEVELS: readonly DecoderLogLevel[] = ['debug', 'info', 'warn', 'error'];
+
+export function isCompactOutput(o: DecodeOutput | CompactOutput): o is CompactOutput {
+  return (o as CompactOutput).labelStart !== undefined;
+}
+
 export interface DecoderInstance {
   describe(): DecoderInfo;
   /** Synchronous, bounded by deadlineMs. */
   decode(batch: Buffer): DecodeOutput;
   /** The same call on the libuv thread pool. */
   decodeAsync(batch: Buffer): Promise<DecodeOutput>;
+  /** decode() in compact form; engines without it are called through decode(). */
+  decodeCompact?(batch: Buffer): CompactOutput;
+  decodeCompactAsync?(batch: Buffer): Promise<CompactOutput>;
   /** Current linear memory size. */
   memoryBytes(): number;
   /** True after a fault: make a new instance. */

@@ -1,14 +1,17 @@
 // A decoder's log-event as one event line (stdout, through the event writer):
 //   {"event":"goaway","decoder":"http2","level":"info","connection":"1234",
 //    "error_code":0,"annotations":{"protocol":"h2"}}
-// Fields that would overwrite the envelope are written as field_<key>.
+// Fields that would overwrite the envelope are written as field_<key>. The
+// engine's compact form (engine.ts CompactOutput) renders fields by these same
+// rules in Rust (native/src/wasm/compact.rs); keep the two in step.
 
 import type { EventRecord } from '../log/event-writer';
 import type { DecoderLogLevel } from './engine';
 
 const LEVELS: readonly string[] = ['debug', 'info', 'warn', 'error'];
 export const LEVEL_RANK: Record<DecoderLogLevel, number> = { debug: 0, info: 1, warn: 2, error: 3 };
-const RESERVED = new Set(['event', 'decoder', 'level', 'connection', 'annotations', 'ts']);
+export const RESERVED_LOG_KEYS: ReadonlySet<string> = new Set(['event', 'decoder', 'level', 'connection', 'annotations', 'ts', 'time']);
+const RESERVED = RESERVED_LOG_KEYS;
 export const LOG_LIMITS = { messageLength: 256, fields: 64, keyLength: 64, stringLength: 4096 } as const;
 
 /**

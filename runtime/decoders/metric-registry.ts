@@ -7,7 +7,7 @@
 
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { SeriesCap, seriesRefusedCounter } from '../metrics/series-cap';
-import type { MetricDecl, MetricKind } from './engine';
+import { COMPACT_OPS, type CompactOutput, type MetricDecl, type MetricKind } from './engine';
 import { show } from './show';
 
 export const METRIC_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
@@ -228,6 +228,59 @@ export class DecoderMetrics {
     return null;
   }
 
+  /**
+   * apply() for the compact form (engine.ts CompactOutput): the same rules, read from
+   * the columns; label values resolved through `strings`.
+   */
+  applyCompact(c: CompactOutput): string | null {
+    const fams = this.#families;
+    const { metric, op, value, labelStart, labelIdx, strings } = c;
+    const n = metric.length;
+    if (op.length !== n || value.length !== n || labelStart.length !== n + 1 || labelStart[0] !== 0 || labelStart[n] !== labelIdx.length) {
+      return 'metrics: compact columns have inconsistent lengths';
+    }
+    const nf = fams.length;
+    const ns = strings.length;
+    for (let i = 0; i < n; i++) {
+      const m = metric[i]!;
+      if (m >= nf) return `metric update ${i}: metric index ${m} is not declared (the decoder declared ${nf})`;
+      const f = fams[m]!;
+      const decl = f.decl;
+      const at = (): string => `metric update ${i} (${decl.name})`;
+      const s = labelStart[i]!;
+      const e = labelStart[i + 1]!;
+      if (e < s) return 'metrics: compact columns have inconsistent lengths';
+      if (e - s !== decl.labels.length) {
+        return `${at()}: ${e - s} label values for ${decl.labels.length} labels [${decl.labels.join(', ')}]`;
+      }
+      for (let j = s; j < e; j++) {
+        const k = labelIdx[j]!;
+        if (k >= ns) return `${at()}: label string index ${k} out of range`;
+        if (strings[k]!.length > DECL_LIMITS.labelValueLength) return `${at()}: label value longer than ${DECL_LIMITS.labelValueLength} characters`;
+      }
+      const v = value[i]!;
+      if (!Number.isFinite(v)) return `${at()}: value ${show(v)} is not a finite number`;
+      const o = op[i]!;
+      const kind = decl.kind;
+      // Fast accept of the valid combinations; anything else gets its message from opProblem.
+      if ((o === 0 && (kind === 'gauge' || (kind === 'counter' && v >= 0))) || (o === 1 && kind === 'gauge') || (o === 2 && kind === 'histogram')) continue;
+      return opProblem(`metric update ${i}`, decl, COMPACT_OPS[o] ?? o, v) ?? `metric update ${i} (${decl.name}): refused`;
+    }
+    for (let i = 0; i < n; i++) {
+      const f = fams[metric[i]!]!;
+      const names = f.decl.labels;
+      const labels: Record<string, string> = {};
+      const s = labelStart[i]!;
+      for (let j = 0; j < names.length; j++) labels[names[j]!] = strings[labelIdx[s + j]!]!;
+      const admitted = f.cap.admit(labels);
+      const o = op[i];
+      if (o === 0) (f.metric as Counter<string> | Gauge<string>).inc(admitted, value[i]!);
+      else if (o === 1) (f.metric as Gauge<string>).set(admitted, value[i]!);
+      else (f.metric as Histogram<string>).observe(admitted, value[i]!);
+    }
+    return null;
+  }
+
   #check(u: unknown, i: number): string | null {
     const at = `metric update ${i}`;
     if (typeof u !== 'object' || u === null) return `${at}: not an update`;
@@ -245,20 +298,25 @@ export class DecoderMetrics {
       if (l.length > DECL_LIMITS.labelValueLength) return `${at} (${name}): label value longer than ${DECL_LIMITS.labelValueLength} characters`;
     }
     if (typeof value !== 'number' || !Number.isFinite(value)) return `${at} (${name}): value ${show(value)} is not a finite number`;
-    const kind = f.decl.kind;
-    switch (op) {
-      case 'add':
-        if (kind === 'histogram') return `${at} (${name}): "add" on a histogram; use "observe"`;
-        if (kind === 'counter' && value < 0) return `${at} (${name}): negative add ${value} to a counter`;
-        return null;
-      case 'set':
-        if (kind !== 'gauge') return `${at} (${name}): "set" on a ${kind}; only gauges can be set`;
-        return null;
-      case 'observe':
-        if (kind !== 'histogram') return `${at} (${name}): "observe" on a ${kind}; only histograms observe`;
-        return null;
-      default:
-        return `${at} (${name}): unknown op ${show(op)}`;
-    }
+    return opProblem(at, f.decl, op, value);
+  }
+}
+
+function opProblem(at: string, decl: MetricDecl, op: unknown, value: number): string | null {
+  const kind = decl.kind;
+  const name = decl.name;
+  switch (op) {
+    case 'add':
+      if (kind === 'histogram') return `${at} (${name}): "add" on a histogram; use "observe"`;
+      if (kind === 'counter' && value < 0) return `${at} (${name}): negative add ${value} to a counter`;
+      return null;
+    case 'set':
+      if (kind !== 'gauge') return `${at} (${name}): "set" on a ${kind}; only gauges can be set`;
+      return null;
+    case 'observe':
+      if (kind !== 'histogram') return `${at} (${name}): "observe" on a ${kind}; only histograms observe`;
+      return null;
+    default:
+      return `${at} (${name}): unknown op ${show(op)}`;
   }
 }

@@ -8,8 +8,10 @@ import { nullLogger, type Logger } from '../log/logger';
 import { DecoderManager, type DecoderManagerOptions } from './decoder-manager';
 import type { Clock, Timers } from './decoder-host';
 import { DEFAULT_LIMITS } from './config';
+import { compactFromObject } from './compact-output';
 import {
   DECODER_INTERFACE,
+  type CompactOutput,
   type DecodeOutput,
   type DecoderEngine,
   type DecoderInfo,
@@ -39,6 +41,18 @@ export interface FakeDecoderSpec {
   memoryBytes?: number;
   /** Awaited before an async decode runs (default: one microtask). */
   asyncGate?: () => Promise<void>;
+  /**
+   * Offer decodeCompact()/decodeCompactAsync() (the scripted output converted by
+   * compact-output.ts, or `decodeCompact` below). Default: the engine's `compact` option.
+   */
+  compact?: boolean;
+  /** Scripted compact output (instead of converting `decode`'s). */
+  decodeCompact?: (batch: Buffer, call: { n: number; instance: number }) => CompactOutput;
+}
+
+export interface FakeEngineOptions {
+  /** Instances offer the compact form unless a spec says otherwise. Default false. */
+  compact?: boolean;
 }
 
 export function codedError(code: string, message: string, extra: Record<string, unknown> = {}): Error {
@@ -61,6 +75,12 @@ export class FakeEngine implements DecoderEngine {
   readonly calls: FakeCall[] = [];
   instances = 0;
   limitsSeen: InstanceLimits[] = [];
+  readonly compact: boolean;
+
+  constructor(opts: FakeEngineOptions = {}) {
+    // LF_FAKE_COMPACT=1 runs every fake-engine test through the compact path.
+    this.compact = opts.compact ?? process.env.LF_FAKE_COMPACT === '1';
+  }
 
   /** Register a fake module; returns the bytes its file holds. */
   add(key: string, spec: FakeDecoderSpec): Buffer {
@@ -94,11 +114,45 @@ export class FakeEngine implements DecoderEngine {
 class FakeInstance implements DecoderInstance {
   poisoned = false;
   #n = 0;
+  decodeCompact?: (batch: Buffer) => CompactOutput;
+  decodeCompactAsync?: (batch: Buffer) => Promise<CompactOutput>;
   constructor(
     private readonly engine: FakeEngine,
     private readonly spec: FakeDecoderSpec,
     private readonly id: number,
-  ) {}
+  ) {
+    if (spec.compact ?? engine.compact) {
+      this.decodeCompact = (batch) => this.#compact(batch);
+      this.decodeCompactAsync = async (batch) => {
+        await (this.spec.asyncGate ? this.spec.asyncGate() : Promise.resolve());
+        return this.#compact(batch);
+      };
+    }
+  }
+
+  /**
+   * The scripted output in compact form. Garbage that has no compact form (labels
+   * that are not strings, unknown ops…) is returned as the object output: the host
+   * validates that form instead, as it would for an engine without decodeCompact.
+   */
+  #compact(batch: Buffer): CompactOutput {
+    if (this.spec.decodeCompact) {
+      if (this.poisoned) throw codedError('LF_ERR_DECODER_FAULT', 'instance is poisoned', { faultKind: 'trap' });
+      this.engine.calls.push({ decoder: this.spec.info.name, instance: this.id, batch });
+      try {
+        return this.spec.decodeCompact(batch, { n: this.#n++, instance: this.id });
+      } catch (err) {
+        if ((err as { code?: unknown }).code === 'LF_ERR_DECODER_FAULT') this.poisoned = true;
+        throw err;
+      }
+    }
+    const out = this.decode(batch);
+    try {
+      return compactFromObject(out);
+    } catch {
+      return out as unknown as CompactOutput;
+    }
+  }
 
   describe(): DecoderInfo {
     return structuredClone(this.spec.describe ? this.spec.describe(this.id) : this.spec.info);
@@ -220,8 +274,8 @@ export interface Harness {
   metric(name: string, labels?: Record<string, string | number>, series?: string): Promise<number | undefined>;
 }
 
-export function createHarness(logger: Logger = nullLogger): Harness {
-  const engine = new FakeEngine();
+export function createHarness(logger: Logger = nullLogger, engineOpts: FakeEngineOptions = {}): Harness {
+  const engine = new FakeEngine(engineOpts);
   const clock = new FakeClock();
   const scheduler = new ManualScheduler();
   const registry = new Registry();
@@ -230,6 +284,7 @@ export function createHarness(logger: Logger = nullLogger): Harness {
   const sources: DecoderSource[] = [];
   const eventWriter: EventWriter = {
     write: (e) => void events.push(e),
+    writeRaw: (line) => void events.push(JSON.parse(line) as EventRecord),
     stats: () => ({ written: events.length, dropped: 0, closed: false }),
   };
   return {

@@ -45,6 +45,12 @@ export interface EventWriterStats {
 
 export interface EventWriter {
   write(event: EventRecord): void;
+  /**
+   * One event already rendered as a JSON object (`{"event":…}`, no newline), for
+   * producers that build lines by concatenation. Optional: callers fall back to
+   * write(JSON.parse(text)). The pretty format parses it and renders as write() does.
+   */
+  writeRaw?(jsonObjectText: string): void;
   stats(): EventWriterStats;
 }
 
@@ -84,7 +90,52 @@ export function createEventWriter(options: EventWriterOptions): EventWriter {
           return `${when}${event}${prettyFields(rest)}`;
         };
 
-  return {
+  /** writeRaw's checks (the same as write()'s); false = do not write. */
+  const admit = (): boolean => {
+    if (stats.closed) return false;
+    if (stream.destroyed || stream.writableEnded) {
+      close(Object.assign(new Error('event stream is closed'), { code: 'ERR_STREAM_DESTROYED' }));
+      return false;
+    }
+    if ((stream.writableLength ?? 0) > maxBuffered) {
+      stats.dropped++;
+      if (!warnedSlow) {
+        warnedSlow = true;
+        log.warn('stdout reader is too slow; dropping connection events', {
+          maxBufferedBytes: maxBuffered,
+        });
+      }
+      return false;
+    }
+    return true;
+  };
+  const put = (line: string): void => {
+    try {
+      stream.write(line + '\n');
+      stats.written++;
+    } catch (err) {
+      close(err as Error);
+    }
+  };
+
+  const writer: EventWriter = {
+    writeRaw(text) {
+      if (options.format !== 'json') {
+        let rec: EventRecord;
+        try {
+          rec = JSON.parse(text) as EventRecord;
+        } catch {
+          if (stats.closed) return;
+          stats.dropped++;
+          log.debug('raw event is not JSON', { length: text.length });
+          return;
+        }
+        writer.write(rec);
+        return;
+      }
+      if (!admit()) return;
+      put(text);
+    },
     write(event) {
       if (stats.closed) return;
       if (stream.destroyed || stream.writableEnded) {
@@ -116,4 +167,5 @@ export function createEventWriter(options: EventWriterOptions): EventWriter {
     },
     stats: () => ({ ...stats }),
   };
+  return writer;
 }

@@ -81,6 +81,36 @@ export interface DecodeOutput {
   annotations: { connection: bigint; key: string; value: string }[];
   streams: { connection: bigint; direction: 'egress' | 'ingress'; consumed: number }[];
 }
+/**
+ * decodeCompact(): the same output as columns (docs/native-api.md, "decodeCompact").
+ * Label values and log messages are indexes into `strings` (distinct per call);
+ * log fields come rendered as JSON object members without braces, by the host's rules
+ * (runtime/decoders/log-events.ts), minus an integer `tsNs` field, which is in
+ * `logs.tsNs` (0 when absent). Log-events that break those rules are dropped and counted
+ * in `invalidLogs`.
+ */
+export interface CompactOutput {
+  strings: string[];
+  /** Per update: index into decoder-info.metrics. */
+  metric: Uint32Array;
+  /** 0 add, 1 set, 2 observe. */
+  op: Uint8Array;
+  value: Float64Array;
+  /** Length n+1: update i has labels labelIdx[labelStart[i]..labelStart[i+1]]. */
+  labelStart: Uint32Array;
+  labelIdx: Uint32Array;
+  logs: {
+    /** 0 debug, 1 info, 2 warn, 3 error. */
+    level: Uint8Array;
+    message: Uint32Array;
+    connection: BigUint64Array;
+    tsNs: BigUint64Array;
+    fieldsJson: string[];
+  };
+  invalidLogs: number;
+  annotations: { connection: bigint; key: string; value: string }[];
+  streams: { connection: bigint; direction: 'egress' | 'ingress'; consumed: number }[];
+}
 /** A guest fault: the instance is poisoned. */
 export interface DecoderFaultError extends Error { code: 'LF_ERR_DECODER_FAULT'; faultKind: FaultKind }
 /** The guest returned decode-error; the instance stays usable. */
@@ -103,6 +133,8 @@ declare class NativeDecoderInstance {
   describe(): DecoderInfo;
   decode(batch: Buffer): DecodeOutput;
   decodeAsync(batch: Buffer): Promise<DecodeOutput>;
+  decodeCompact(batch: Buffer): CompactOutput;
+  decodeCompactAsync(batch: Buffer): Promise<CompactOutput>;
   memoryBytes(): number;
   readonly poisoned: boolean;
 }
@@ -183,6 +215,16 @@ native.DecoderInstance.prototype.decodeAsync = async function decodeAsync(
   this: NativeDecoderInstance, batch: Buffer,
 ): Promise<DecodeOutput> {
   const r = await rawDecodeAsync.call(this, batch);
+  if (r instanceof Error) throw r;
+  return r;
+};
+
+const rawDecodeCompactAsync = native.DecoderInstance.prototype.decodeCompactAsync as
+  (this: NativeDecoderInstance, batch: Buffer) => Promise<CompactOutput | Error>;
+native.DecoderInstance.prototype.decodeCompactAsync = async function decodeCompactAsync(
+  this: NativeDecoderInstance, batch: Buffer,
+): Promise<CompactOutput> {
+  const r = await rawDecodeCompactAsync.call(this, batch);
   if (r instanceof Error) throw r;
   return r;
 };

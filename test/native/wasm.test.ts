@@ -341,3 +341,92 @@ test('measurements: instantiate, per-call overhead (sync/async), 256-record thro
   t.diagnostic(`decodeAsync(256 records) sequential: ${(perA * 1000).toFixed(1)} us/batch = ${(256 / perA / 1000).toFixed(2)} M records/s`);
   assert.deepEqual(inst.decode(b256), expectedOutput(256));
 });
+
+// --- decodeCompact (docs/native-api.md, "decodeCompact") ---
+import type { CompactOutput } from '../../runtime/native/binding';
+import { compactFromObject } from '../../runtime/decoders/compact-output';
+
+/** test/decoders/fixtures/compact_logs.c, built once per content hash (like the fixtures above). */
+function compactLogsWasm(): Buffer {
+  const src = path.join(root, 'test', 'decoders', 'fixtures', 'compact_logs.c');
+  const script = path.join(root, 'sdk', 'scripts', 'build-c-component.sh');
+  const common = path.join(root, 'test', 'fixtures', 'wasm', 'fixture_common.h');
+  const h = createHash('sha256');
+  for (const f of [script, path.join(root, 'sdk', 'wit', 'decoder.wit'), common, src]) h.update(f).update(readFileSync(f));
+  const dir = path.join(process.env.LIGHTFOOT_CACHE ?? '/var/cache/lightfoot', 'wasm-fixtures', `compact-${h.digest('hex').slice(0, 16)}`);
+  const out = path.join(dir, 'compact_logs.wasm');
+  if (!existsSync(out)) {
+    mkdirSync(dir, { recursive: true });
+    const tmp = `${out}.${process.pid}`;
+    execFileSync('bash', [script, '-I', path.dirname(common), '-o', tmp, src], { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] });
+    renameSync(tmp, out);
+  }
+  return readFileSync(out);
+}
+
+/** Plain values for deepEqual (typed arrays → arrays). */
+function plain(c: CompactOutput): unknown {
+  return {
+    strings: c.strings, metric: [...c.metric], op: [...c.op], value: [...c.value],
+    labelStart: [...c.labelStart], labelIdx: [...c.labelIdx],
+    logs: { level: [...c.logs.level], message: [...c.logs.message], connection: [...c.logs.connection], tsNs: [...c.logs.tsNs], fieldsJson: c.logs.fieldsJson },
+    invalidLogs: c.invalidLogs, annotations: c.annotations, streams: c.streams,
+  };
+}
+
+test('decodeCompact(): exact columns of the well-behaved decoder; async and TS conversion agree', async () => {
+  const inst = instance('good');
+  const out = inst.decodeCompact(batch(3));
+  assert.ok(out.metric instanceof Uint32Array && out.op instanceof Uint8Array && out.value instanceof Float64Array);
+  assert.ok(out.labelStart instanceof Uint32Array && out.labelIdx instanceof Uint32Array);
+  assert.ok(out.logs.connection instanceof BigUint64Array && out.logs.tsNs instanceof BigUint64Array);
+  assert.deepEqual(plain(out), {
+    strings: ['tcp', 'batch'], metric: [0], op: [0], value: [3], labelStart: [0, 1], labelIdx: [0],
+    logs: {
+      level: [2], message: [1], connection: [0xfedcba9876543210n], tsNs: [0n],
+      fieldsJson: ['"probe":"tcp","records":3,"min":"-9223372036854775808","edge":9007199254740992,"max":"18446744073709551615","ratio":0.25,"ok":true'],
+    },
+    invalidLogs: 0,
+    annotations: [{ connection: 42n, key: 'protocol', value: 'fixture/1 é' }],
+    streams: [{ connection: 7n, direction: 'ingress', consumed: 3 }],
+  });
+  for (const n of [0, 17, 256]) {
+    const b = batch(n);
+    assert.deepEqual(plain(inst.decodeCompact(b)), plain(compactFromObject(inst.decode(b))));
+    assert.deepEqual(plain(await inst.decodeCompactAsync(b)), plain(inst.decodeCompact(b)));
+  }
+  assert.throws(() => inst.decodeCompact(Buffer.from([0x01])), { code: 'LF_ERR_DECODE', decodeError: 'malformed', message: 'decode: malformed: not a msgpack map' });
+  await assert.rejects(inst.decodeCompactAsync(batch(1, 'udp')), { code: 'LF_ERR_DECODE', decodeError: 'unsupported' });
+  assert.equal(inst.poisoned, false);
+});
+
+test('decodeCompact(): garbage is passed through as columns (the host validates); faults poison', () => {
+  assert.deepEqual(plain(instance('garbage').decodeCompact(batch(1))), {
+    strings: ['tcp', 'extra'], metric: [7, 0, 0, 0, 0, 0], op: [0, 0, 0, 0, 1, 2], value: [1, 1, 1, -3, NaN, Infinity],
+    labelStart: [0, 1, 1, 3, 4, 5, 6], labelIdx: [0, 0, 1, 0, 0, 0],
+    logs: { level: [], message: [], connection: [], tsNs: [], fieldsJson: [] },
+    invalidLogs: 0, annotations: [], streams: [{ connection: 0n, direction: 'egress', consumed: 0xffffffff }],
+  });
+  const trap = instance('trap');
+  assertFault(() => trap.decodeCompact(batch(1)), 'trap', /decode: decoder fault trap/);
+  assert.equal(trap.poisoned, true);
+});
+
+test('decodeCompact(): log fields as JSON — escaping, reserved keys, big integers, NaN, tsNs, duplicates, limits', () => {
+  const inst = engine().compile(compactLogsWasm()).instantiate(LIMITS);
+  const out = inst.decodeCompact(batch(1));
+  const j = out.logs.fieldsJson;
+  assert.equal(out.invalidLogs, 4); // empty message, empty key, 65 fields, 4097-char string
+  assert.deepEqual([...out.logs.message].map((i) => out.strings[i]), ['say "hi"\n', 'reserved', 'numbers', 'dups']);
+  assert.deepEqual([...out.logs.connection], [7n, 0n, 1n, 0n]);
+  assert.deepEqual([...out.logs.tsNs], [0n, 5_000_000_000n, 0n, 0n]);
+  // Exactly what JSON.stringify writes for the same values.
+  assert.equal(j[0], `"text":${JSON.stringify('q" b\\ \x01\x08\x09\x0a\x0c\x0d\x1f end')},"uni":"é€😀\u2028","k\\"ey":"v"`);
+  assert.equal(j[0], '"text":"q\\" b\\\\ \\u0001\\b\\t\\n\\f\\r\\u001f end","uni":"é€😀\u2028","k\\"ey":"v"');
+  assert.equal(j[1], '"field_event":"e","field_decoder":"d","field_level":"l","field_connection":"c","field_annotations":"a","field_ts":"t","field_time":"tm","field_x":"fx"');
+  assert.equal(j[2], '"u53":9007199254740992,"u54":"9007199254740993","imin":"-9223372036854775808","ineg":-42,"nan":"NaN","inf":"Infinity","ninf":"-Infinity","frac":4998.87,"big":1e+21,"small":1.5e-7,"negzero":0,"no":false');
+  assert.equal(j[3], '"a":3,"tsNs":"not a number","b":2');
+  for (const s of j) JSON.parse(`{${s}}`); // all valid JSON
+  // The object form of the same output, converted by the TS rules, agrees.
+  assert.deepEqual(plain(out), plain(compactFromObject(inst.decode(batch(1)))));
+});

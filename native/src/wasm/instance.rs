@@ -10,6 +10,8 @@ use napi_derive::napi;
 use wasmtime::{ResourceLimiter, Store, StoreLimits, StoreLimitsBuilder, Trap};
 
 use super::bindings::{DecoderPlugin, DecoderPluginPre};
+use super::compact::Compact;
+use super::lift;
 use super::convert;
 use super::engine::{chain, EngineCtx};
 use super::{guest, wit};
@@ -85,6 +87,30 @@ pub struct HostState {
 struct Live {
     store: Store<HostState>,
     plugin: DecoderPlugin,
+    /// The same export as plugin's decode, typechecked against lift.rs's types.
+    decode_c: wasmtime::component::Func,
+}
+
+const DECODER_EXPORT: &str = "lightfoot:decoder/decoder@0.1.0";
+
+/// Instance + bindings + the decode function for the compact lifting (lift.rs).
+fn start(
+    store: &mut Store<HostState>,
+    pre: &DecoderPluginPre<HostState>,
+) -> wasmtime::Result<(DecoderPlugin, wasmtime::component::Func)> {
+    let instance = pre.instance_pre().instantiate(&mut *store)?;
+    let plugin = DecoderPlugin::new(&mut *store, &instance)?;
+    let iface = instance
+        .get_export_index(&mut *store, None, DECODER_EXPORT)
+        .ok_or_else(|| wasmtime::format_err!("no export {DECODER_EXPORT}"))?;
+    let fidx = instance
+        .get_export_index(&mut *store, Some(&iface), "decode")
+        .ok_or_else(|| wasmtime::format_err!("no export {DECODER_EXPORT}#decode"))?;
+    let func = instance
+        .get_func(&mut *store, &fidx)
+        .ok_or_else(|| wasmtime::format_err!("{DECODER_EXPORT}#decode is not a function"))?;
+    func.typed::<(&[u8],), (std::result::Result<lift::DecodeOutput, lift::DecodeError>,)>(&*store)?;
+    Ok((plugin, func))
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -205,8 +231,8 @@ pub(crate) fn instantiate(
     store.limiter(|s| &mut s.limiter);
     let ticks = deadline_ticks(limits.deadline_ms, ctx.tick_ms);
 
-    let started = prepare(&mut store, ticks, fuel).and_then(|()| pre.instantiate(&mut store));
-    let plugin = match started {
+    let started = prepare(&mut store, ticks, fuel).and_then(|()| start(&mut store, pre));
+    let (plugin, decode_c) = match started {
         Ok(p) => p,
         Err(e) => {
             let kind = classify(store.data().limiter.refused, &e);
@@ -217,7 +243,11 @@ pub(crate) fn instantiate(
     let memory_bytes = store.data().limiter.memory_bytes as u64;
     Ok(DecoderInstance {
         shared: Arc::new(Shared {
-            live: Mutex::new(Some(Live { store, plugin })),
+            live: Mutex::new(Some(Live {
+                store,
+                plugin,
+                decode_c,
+            })),
             poisoned: AtomicBool::new(false),
             cause: Mutex::new(String::new()),
             memory_bytes: AtomicU64::new(memory_bytes),
@@ -278,6 +308,32 @@ impl Shared {
                 msg: format!("decode: {which}: {msg}"),
             }
         })
+    }
+}
+
+impl Shared {
+    /// decode through lift.rs (strings into the arena) and compacted (compact.rs).
+    fn decode_compact(&self, batch: &[u8]) -> std::result::Result<Compact, CallError> {
+        drop(lift::take_arena()); // leftovers of a failed lift
+        let r = self.call("decode", |l| {
+            // SAFETY: typechecked with these exact types in start().
+            let f = unsafe { lift::DecodeFn::new_unchecked(l.decode_c) };
+            f.call(&mut l.store, (batch,)).map(|(r,)| r)
+        });
+        let arena = lift::take_arena();
+        match r? {
+            Ok(out) => Ok(Compact::from_lifted(out, arena)),
+            Err(e) => {
+                let (which, msg) = match e {
+                    lift::DecodeError::Unsupported(m) => ("unsupported", m),
+                    lift::DecodeError::Malformed(m) => ("malformed", m),
+                };
+                Err(CallError::Decode {
+                    which,
+                    msg: format!("decode: {which}: {msg}"),
+                })
+            }
+        }
     }
 }
 
@@ -350,6 +406,30 @@ impl DecoderInstance {
         })
     }
 
+    /// decode() with the output in compact form (docs/native-api.md, "decodeCompact"):
+    /// columns of metric updates over interned strings, log fields pre-rendered as JSON.
+    #[napi(ts_return_type = "CompactOutput")]
+    pub fn decode_compact(&self, env: Env, batch: Buffer) -> Result<JsObject> {
+        let c = self
+            .shared
+            .decode_compact(&batch)
+            .map_err(|e| throw(&env, e))?;
+        let o = c.to_js(&env).map_err(crate::errors::from_napi)?;
+        c.recycle();
+        Ok(o)
+    }
+
+    /// decodeCompact on the libuv thread pool: the guest call and the compaction (string
+    /// interning, JSON rendering) run there; the main thread only creates the JS values.
+    #[napi(ts_return_type = "Promise<CompactOutput | Error>")]
+    pub fn decode_compact_async(&self, batch: Buffer) -> AsyncTask<DecodeCompactTask> {
+        AsyncTask::new(DecodeCompactTask {
+            shared: self.shared.clone(),
+            batch: batch.to_vec(),
+            out: None,
+        })
+    }
+
     /// Current linear memory size, bytes (as of the last call's end).
     #[napi]
     pub fn memory_bytes(&self) -> f64 {
@@ -381,6 +461,36 @@ impl Task for DecodeTask {
     fn resolve(&mut self, env: Env, _: ()) -> napi::Result<JsUnknown> {
         match self.out.take() {
             Some(Ok(out)) => Ok(convert::output_to_js(&env, &out)?.into_unknown()),
+            Some(Err(e)) => Ok(to_js_error(&env, e)?.into_unknown()),
+            None => Err(napi::Error::from_reason(
+                "decode task finished without a result",
+            )),
+        }
+    }
+}
+
+pub struct DecodeCompactTask {
+    shared: Arc<Shared>,
+    batch: Vec<u8>,
+    out: Option<std::result::Result<Compact, CallError>>,
+}
+
+impl Task for DecodeCompactTask {
+    type Output = ();
+    type JsValue = JsUnknown;
+
+    fn compute(&mut self) -> napi::Result<()> {
+        self.out = Some(self.shared.decode_compact(&self.batch));
+        Ok(())
+    }
+
+    fn resolve(&mut self, env: Env, _: ()) -> napi::Result<JsUnknown> {
+        match self.out.take() {
+            Some(Ok(c)) => {
+                let o = c.to_js(&env)?.into_unknown();
+                c.recycle();
+                Ok(o)
+            }
             Some(Err(e)) => Ok(to_js_error(&env, e)?.into_unknown()),
             None => Err(napi::Error::from_reason(
                 "decode task finished without a result",

@@ -2,10 +2,12 @@
 //! One Engine per WasmEngine (shared by its components), one Store per DecoderInstance.
 //! The JS contract is the "WebAssembly decoder engine" section of docs/native-api.md.
 
+mod compact;
 mod component;
 mod convert;
 mod engine;
 mod instance;
+mod lift;
 
 // Typed host bindings generated from the WIT at build time. Only the decoder-plugin
 // world is bound: a probe-plugin component exports the same decoder interface (its
