@@ -132,7 +132,7 @@ struct lf_tcp_sock {
 	__u8 state_before_close; /* reported as old_state of the CLOSE event */
 	__u16 sport;
 	__u16 dport;
-	__u8 _pad1[4];
+	__u32 io_count; /* send/recv calls; the flush clock is read every LF_FLUSH_CHECK_EVERY of them */
 	__u8 saddr[16];
 	__u8 daddr[16];
 };

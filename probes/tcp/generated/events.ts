@@ -204,6 +204,7 @@ export const LF_TCP_SOCK_OFFSETS = {
   state_before_close: 71,
   sport: 72,
   dport: 74,
+  io_count: 76,
   saddr: 80,
   daddr: 96,
 } as const;
@@ -224,6 +225,7 @@ export interface LfTcpSock {
   state_before_close: number;
   sport: number;
   dport: number;
+  io_count: number;
   saddr: Uint8Array;
   daddr: Uint8Array;
 }
@@ -246,6 +248,7 @@ export function readLfTcpSock(buf: Buffer, off: number): LfTcpSock {
     state_before_close: buf.readUInt8(off + 71),
     sport: buf.readUInt16LE(off + 72),
     dport: buf.readUInt16LE(off + 74),
+    io_count: buf.readUInt32LE(off + 76),
     saddr: buf.subarray(off + 80, off + 80 + 16),
     daddr: buf.subarray(off + 96, off + 96 + 16),
   };
@@ -268,6 +271,7 @@ export function writeLfTcpSock(buf: Buffer, off: number, v: LfTcpSock): void {
   buf.writeUInt8(v.state_before_close, off + 71);
   buf.writeUInt16LE(v.sport, off + 72);
   buf.writeUInt16LE(v.dport, off + 74);
+  buf.writeUInt32LE(v.io_count, off + 76);
   buf.set(v.saddr.subarray(0, 16), off + 80);
   buf.set(v.daddr.subarray(0, 16), off + 96);
 }
