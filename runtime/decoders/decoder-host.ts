@@ -206,7 +206,7 @@ export class DecoderHost {
     } catch (err) {
       const code = (err as { code?: unknown }).code;
       const msg = errorMessage(err);
-      if (code === 'LF_ERR_WASM_IMPORT') return this.#refuse(msg, 'a decoder may not use WASI, clocks, files or sockets: build it with the SDK, without WASI');
+      if (code === 'LF_ERR_WASM_IMPORT') return this.#refuse(msg, 'a decoder gets no imports: no WASI, clocks, files or sockets; build it with the SDK, without WASI');
       if (code === 'LF_ERR_WASM_WORLD') return this.#refuse(msg, `the component must export ${DECODER_INTERFACE} (world decoder-plugin in sdk/wit/decoder.wit)`);
       if (code === 'LF_ERR_WASM_INVALID') return this.#refuse(msg, 'not a WebAssembly component: build it with the SDK (a core module must be wrapped with `wasm-tools component new`)');
       return this.#refuse(`compiling: ${msg}`, 'check that this is a lightfoot decoder component');
