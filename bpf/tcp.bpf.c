@@ -54,12 +54,20 @@ const volatile struct {
 	struct lf_tcp_data data;
 } lf_tcp_btf_anchor;
 
+/* Per-connection state in socket-local storage: found from the socket pointer
+ * without hashing (the send/recv hooks run on every syscall of busy sockets)
+ * and freed by the kernel with the socket. */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, LF_MAX_TRACKED_SOCKETS);
-	__type(key, __u64); /* socket cookie */
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
 	__type(value, struct lf_tcp_sock);
 } lf_tcp_socks SEC(".maps");
+
+static __always_inline struct lf_tcp_sock *lf_sock_get(const struct sock *sk)
+{
+	return bpf_sk_storage_get(&lf_tcp_socks, (void *)sk, 0, 0);
+}
 
 /* What happens to an accepted connection before its owner first touches it
  * (softirq: owner unknown). Handed over when the owner claims it. */
@@ -127,7 +135,7 @@ static __always_inline void lf_cache_tuple(struct lf_tcp_sock *s, const struct s
 }
 
 /* Fills addresses, counters and owner fields of an event. */
-static __always_inline void lf_fill(struct lf_tcp_event *e, const struct sock *sk, __u64 cookie,
+static __always_inline void lf_fill(struct lf_tcp_event *e, const struct sock *sk,
 				    struct lf_tcp_sock *s)
 {
 	struct tcp_sock *tp = bpf_skc_to_tcp_sock((void *)sk);
@@ -138,7 +146,7 @@ static __always_inline void lf_fill(struct lf_tcp_event *e, const struct sock *s
 	e->dport = s->dport;
 	__builtin_memcpy(e->saddr, s->saddr, 16);
 	__builtin_memcpy(e->daddr, s->daddr, 16);
-	e->cookie = cookie;
+	e->cookie = bpf_get_socket_cookie((void *)sk);
 	e->ts_ns = bpf_ktime_get_ns();
 	e->tgid = s->tgid;
 	e->cgroup_id = s->cgroup_id;
@@ -167,7 +175,7 @@ static __always_inline void lf_fill(struct lf_tcp_event *e, const struct sock *s
 	}
 }
 
-static __always_inline void lf_emit(const struct sock *sk, __u64 cookie, struct lf_tcp_sock *s,
+static __always_inline void lf_emit(const struct sock *sk, struct lf_tcp_sock *s,
 				    __u8 kind, __u8 old_state, __u8 new_state, __u8 extra_flags)
 {
 	struct lf_tcp_event *e = bpf_ringbuf_reserve(&lf_tcp_events, sizeof(*e), 0);
@@ -176,7 +184,7 @@ static __always_inline void lf_emit(const struct sock *sk, __u64 cookie, struct 
 		lf_stat_inc(LF_TCP_STAT_DROPPED);
 		return;
 	}
-	lf_fill(e, sk, cookie, s);
+	lf_fill(e, sk, s);
 	e->kind = kind;
 	e->old_state = old_state;
 	e->new_state = new_state;
@@ -212,13 +220,14 @@ static __always_inline struct lf_tcp_sock *lf_claim(const struct sock *sk, __u64
 		s.flags &= ~LF_TCP_F_PREEXISTING;
 		bpf_map_delete_elem(&lf_tcp_passive, &cookie);
 	}
-	if (bpf_map_update_elem(&lf_tcp_socks, &cookie, &s, BPF_NOEXIST) && 
-	    !bpf_map_lookup_elem(&lf_tcp_socks, &cookie)) {
+	struct lf_tcp_sock *stored = bpf_sk_storage_get(&lf_tcp_socks, (void *)sk, &s, BPF_SK_STORAGE_GET_F_CREATE);
+
+	if (!stored) {
 		lf_stat_inc(LF_TCP_STAT_MAP_FULL);
 		return NULL;
 	}
 	lf_stat_inc(LF_TCP_STAT_TRACKED);
-	return bpf_map_lookup_elem(&lf_tcp_socks, &cookie);
+	return stored;
 }
 
 #include "tcp_capture.bpf.h"
@@ -228,10 +237,10 @@ static __always_inline int lf_on_io(struct sock *sk, int ret, int flags, bool is
 {
 	if (ret < 0 || !lf_is_tcp(sk))
 		return 0;
-	__u64 cookie = bpf_get_socket_cookie(sk);
-	struct lf_tcp_sock *s = bpf_map_lookup_elem(&lf_tcp_socks, &cookie);
+	struct lf_tcp_sock *s = lf_sock_get(sk);
 
 	if (!s) {
+		__u64 cookie = bpf_get_socket_cookie(sk);
 		__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 
 		if (!lf_current_selected(tgid)) {
@@ -244,12 +253,12 @@ static __always_inline int lf_on_io(struct sock *sk, int ret, int flags, bool is
 		if (!s)
 			return 0;
 		if (state != LF_TCP_SYN_SENT)
-			lf_emit(sk, cookie, s, LF_TCP_EV_OPEN, state, state, 0);
+			lf_emit(sk, s, LF_TCP_EV_OPEN, state, state, 0);
 		if (s->resets_received) /* the peer reset it before the owner's first read */
-			lf_emit(sk, cookie, s, LF_TCP_EV_RESET, state, state, LF_TCP_F_RESET_RECEIVED);
+			lf_emit(sk, s, LF_TCP_EV_RESET, state, state, LF_TCP_F_RESET_RECEIVED);
 	}
 	if (lf_cfg_capture_data)
-		lf_io_mark(cookie);
+		lf_io_mark(bpf_get_socket_cookie(sk));
 	if (is_send)
 		__sync_fetch_and_add(&s->bytes_sent, ret);
 	else if (!(flags & MSG_PEEK))
@@ -265,7 +274,7 @@ static __always_inline int lf_on_io(struct sock *sk, int ret, int flags, bool is
 		s->last_flush_ns = now;
 		__u8 state = sk->__sk_common.skc_state;
 
-		lf_emit(sk, cookie, s, LF_TCP_EV_FLUSH, state, state, 0);
+		lf_emit(sk, s, LF_TCP_EV_FLUSH, state, state, 0);
 	}
 	return 0;
 }
@@ -296,7 +305,7 @@ int BPF_PROG(lf_tcp_set_state, const struct sock *sk, const int oldstate, const 
 		bpf_map_update_elem(&lf_tcp_passive, &cookie, &pending, BPF_ANY);
 		return 0;
 	}
-	struct lf_tcp_sock *s = bpf_map_lookup_elem(&lf_tcp_socks, &cookie);
+	struct lf_tcp_sock *s = lf_sock_get(sk);
 
 	if (!s) {
 		/* These transitions happen in the owner's connect() or close(). */
@@ -320,11 +329,11 @@ int BPF_PROG(lf_tcp_set_state, const struct sock *sk, const int oldstate, const 
 		s = lf_claim(sk, cookie, tgid, LF_TCP_ROLE_UNKNOWN, LF_TCP_F_PREEXISTING);
 		if (!s)
 			return 0;
-		lf_emit(sk, cookie, s, LF_TCP_EV_OPEN, oldstate, oldstate, 0);
+		lf_emit(sk, s, LF_TCP_EV_OPEN, oldstate, oldstate, 0);
 	}
 	if (oldstate == LF_TCP_SYN_SENT && newstate == LF_TCP_ESTABLISHED) {
 		s->open_ts_ns = bpf_ktime_get_ns();
-		lf_emit(sk, cookie, s, LF_TCP_EV_OPEN, oldstate, newstate, 0);
+		lf_emit(sk, s, LF_TCP_EV_OPEN, oldstate, newstate, 0);
 		return 0;
 	}
 	if (newstate == LF_TCP_CLOSE) {
@@ -337,7 +346,7 @@ int BPF_PROG(lf_tcp_set_state, const struct sock *sk, const int oldstate, const 
 		return 0;
 	}
 	if (lf_cfg_emit_state_changes)
-		lf_emit(sk, cookie, s, LF_TCP_EV_STATE, oldstate, newstate, 0);
+		lf_emit(sk, s, LF_TCP_EV_STATE, oldstate, newstate, 0);
 	return 0;
 }
 
@@ -345,11 +354,11 @@ static __always_inline int lf_on_reset(const struct sock *sk, bool sent)
 {
 	if (!sk || !lf_is_tcp(sk))
 		return 0;
-	__u64 cookie = bpf_get_socket_cookie((void *)sk);
-	struct lf_tcp_sock *s = bpf_map_lookup_elem(&lf_tcp_socks, &cookie);
+	struct lf_tcp_sock *s = lf_sock_get(sk);
 
 	if (!s) {
 		struct lf_tcp_pending *pending;
+		__u64 cookie = bpf_get_socket_cookie((void *)sk);
 
 		if (!sent && (pending = bpf_map_lookup_elem(&lf_tcp_passive, &cookie)))
 			__sync_fetch_and_add(&pending->resets_received, 1);
@@ -361,7 +370,7 @@ static __always_inline int lf_on_reset(const struct sock *sk, bool sent)
 		__sync_fetch_and_add(&s->resets_received, 1);
 	__u8 state = sk->__sk_common.skc_state;
 
-	lf_emit(sk, cookie, s, LF_TCP_EV_RESET, state, state,
+	lf_emit(sk, s, LF_TCP_EV_RESET, state, state,
 		sent ? LF_TCP_F_RESET_SENT : LF_TCP_F_RESET_RECEIVED);
 	return 0;
 }
@@ -383,15 +392,16 @@ int BPF_PROG(lf_tcp_receive_reset, struct sock *sk)
 SEC("tp_btf/tcp_destroy_sock")
 int BPF_PROG(lf_tcp_destroy_sock, struct sock *sk)
 {
-	__u64 cookie = bpf_get_socket_cookie(sk);
-	struct lf_tcp_sock *s = bpf_map_lookup_elem(&lf_tcp_socks, &cookie);
+	struct lf_tcp_sock *s = lf_sock_get(sk);
 
 	if (!s) {
+		__u64 cookie = bpf_get_socket_cookie(sk);
+
 		bpf_map_delete_elem(&lf_tcp_passive, &cookie);
 		return 0;
 	}
-	lf_emit(sk, cookie, s, LF_TCP_EV_CLOSE, s->state_before_close, LF_TCP_CLOSE, 0);
-	bpf_map_delete_elem(&lf_tcp_socks, &cookie);
+	lf_emit(sk, s, LF_TCP_EV_CLOSE, s->state_before_close, LF_TCP_CLOSE, 0);
+	bpf_sk_storage_delete(&lf_tcp_socks, sk);
 	return 0;
 }
 
@@ -405,5 +415,32 @@ int BPF_PROG(lf_tcp_process_free, struct task_struct *task)
 
 	if (task->pid == tgid)
 		bpf_map_delete_elem(&lf_allow_tgid, &tgid);
+	return 0;
+}
+
+/* Run by the host (not attached): a FLUSH of every tracked connection, so the
+ * counters of connections still open are reported at shutdown. Writes each
+ * flushed connection's cookie to the iterator output so the host can count them. */
+SEC("iter/tcp")
+int lf_tcp_flush_iter(struct bpf_iter__tcp *ctx)
+{
+	struct sock_common *skc = ctx->sk_common;
+
+	if (!skc)
+		return 0;
+	struct tcp_sock *tp = bpf_skc_to_tcp_sock(skc);
+
+	if (!tp)
+		return 0;
+	struct sock *sk = &tp->inet_conn.icsk_inet.sk;
+	struct lf_tcp_sock *s = lf_sock_get(sk);
+
+	if (!s)
+		return 0;
+	__u8 state = sk->__sk_common.skc_state;
+	__u64 cookie = bpf_get_socket_cookie(sk);
+
+	lf_emit(sk, s, LF_TCP_EV_FLUSH, state, state, 0);
+	bpf_seq_write(ctx->meta->seq, &cookie, sizeof(cookie));
 	return 0;
 }

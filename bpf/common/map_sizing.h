@@ -3,7 +3,6 @@
 #ifndef LIGHTFOOT_MAP_SIZING_H
 #define LIGHTFOOT_MAP_SIZING_H
 
-#define LF_MAX_TRACKED_SOCKETS 65536   /* LRU: live monitored connections */
 #define LF_MAX_PASSIVE_PENDING 16384   /* LRU: accepted, not yet touched by a process */
 #define LF_MAX_ALLOWED_TGIDS 4096
 #define LF_MAX_ALLOWED_CGROUPS 1024

@@ -156,6 +156,48 @@ impl BpfObject {
         self.track(l, ctx)
     }
 
+    /// Runs an iterator program (SEC("iter/…")) once, to the end, and returns what it
+    /// wrote with bpf_seq_write. Nothing stays attached afterwards.
+    #[napi]
+    pub fn run_iterator(&mut self, program: String) -> Result<napi::bindgen_prelude::Buffer> {
+        let ctx = format!("running iterator {program}");
+        let p = self.attachable(&program, &ctx)?;
+        // SAFETY: p is a loaded iterator program; no options are needed for iter/tcp.
+        let l = unsafe { sys::bpf_program__attach_iter(p, std::ptr::null()) };
+        if l.is_null() {
+            return Err(os_err(errors::ATTACH, ctx));
+        }
+        // SAFETY: l is a live link from the call above.
+        let fd = unsafe { sys::bpf_iter_create(sys::bpf_link__fd(l)) };
+        let mut out = Vec::new();
+        let result = if fd < 0 {
+            Err(os_err(errors::ATTACH, &ctx))
+        } else {
+            let mut buf = [0u8; 4096];
+            loop {
+                // SAFETY: fd is the iterator fd; buf is writable for its length.
+                let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
+                if n < 0 {
+                    if std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
+                        continue;
+                    }
+                    break Err(os_err(errors::ATTACH, &ctx));
+                }
+                if n == 0 {
+                    break Ok(());
+                }
+                out.extend_from_slice(&buf[..n as usize]);
+            }
+        };
+        if fd >= 0 {
+            // SAFETY: fd was returned by bpf_iter_create and is closed once.
+            unsafe { libc::close(fd) };
+        }
+        // SAFETY: l came from bpf_program__attach_iter and is destroyed once.
+        unsafe { sys::bpf_link__destroy(l) };
+        result.map(|()| out.into())
+    }
+
     #[napi]
     pub fn attach_cgroup(&mut self, program: String, cgroup_path: String) -> Result<Link> {
         let ctx = format!("attaching {program} to cgroup {cgroup_path}");

@@ -174,9 +174,17 @@ fn run(rb: SendPtr<sys::ring_buffer>, consumer: SendPtr<Consumer>, interval_ms: 
             std::thread::sleep(std::time::Duration::from_millis(interval_ms as u64));
         }
     }
-    // Records already copied out of the ring are delivered, not dropped.
-    // SAFETY: as above.
-    unsafe { &mut *cp }.flush();
+    // A stop must not lose what the kernel already queued: drain the ring to the end.
+    // Backpressure no longer applies (wait_for_slot returns at once), the ring bounds it.
+    loop {
+        // SAFETY: as above.
+        let c = unsafe { sys::ring_buffer__consume(rb) };
+        // SAFETY: no libbpf call is running, so this thread holds the only access to *cp.
+        unsafe { &mut *cp }.flush();
+        if c != -libc::ECANCELED {
+            break;
+        }
+    }
     // SAFETY: rb is freed once, after its last use.
     unsafe { sys::ring_buffer__free(rb) };
     // SAFETY: reclaims the Box leaked in open_ring_buffer; dropping it releases the tsfn.

@@ -24,6 +24,8 @@ export interface TcpProbeConfig {
 
 export const TCP_RING_BUFFER = 'lf_tcp_events';
 export const TCP_DATA_RING_BUFFER = 'lf_tcp_data_events';
+/** Iterator the host runs at shutdown: a FLUSH of every tracked connection. */
+export const TCP_FLUSH_ITERATOR = 'lf_tcp_flush_iter';
 /** Largest capture per syscall: LF_TCP_DATA_MAX - 1 (bpf/tcp.h). */
 export const TCP_CAPTURE_MAX = 8191;
 
@@ -50,6 +52,12 @@ export function tcpProbe(cfg: TcpProbeConfig): ProbeSpec {
     programs: [
       { name: 'lf_tcp_set_state', attach: { kind: 'auto' }, required: true },
       { name: 'lf_tcp_destroy_sock', attach: { kind: 'auto' }, required: true },
+      {
+        name: TCP_FLUSH_ITERATOR,
+        attach: { kind: 'on-demand' },
+        required: false,
+        degrades: 'bytes of connections still open when the daemon stops are not reported',
+      },
       {
         name: 'lf_tcp_send_length',
         attach: { kind: 'auto' },

@@ -23,9 +23,8 @@ import { builtinDecoders, resolveDecoderSources } from '../decoders/manifest';
 import { engineOptionsFor, loadNativeEngine } from '../decoders/engine';
 import { DecoderManager } from '../decoders/decoder-manager';
 import { packageRoot } from '../package-root';
-import { TCP_STATS_MAP, tcpProbe } from '../../probes/tcp/manifest';
+import { TCP_FLUSH_ITERATOR, TCP_STATS_MAP, tcpProbe } from '../../probes/tcp/manifest';
 import { LF_TCP_STAT } from '../../probes/tcp/generated/events';
-import { finalFlushRecords } from '../../probes/tcp/final-flush';
 import { TcpPipeline } from './tcp-pipeline';
 import { MonotonicClock } from './clock';
 import { preflight } from './preflight';
@@ -167,13 +166,19 @@ export async function runDaemon(opts: RunOptions): Promise<number> {
     await waitForSignal(log);
   } finally {
     if (timer) clearInterval(timer);
-    // Detach first so nothing new arrives, drain what the rings still hold,
-    // report the counters of connections still open, let the decoders finish.
+    // Detach first so nothing new arrives, report the counters of connections
+    // still open, drain what the rings hold, let the decoders finish.
     probe.detach();
+    let open = 0;
+    if (!probe.disabled.some((d) => d.program === TCP_FLUSH_ITERATOR)) {
+      try {
+        open = probe.object.runIterator(TCP_FLUSH_ITERATOR).length / 8; // one cookie per connection
+      } catch (err) {
+        log.warn('could not flush the counters of open connections', { reason: (err as Error).message });
+      }
+    }
     pipeline.stop();
     await new Promise((r) => setTimeout(r, 50)); // batches queued for JS before stop()
-    const open = finalFlushRecords(probe.object, process.hrtime.bigint());
-    pipeline.dispatch(open);
     await manager.flush();
     const final = kernelStats();
     self.eventsLostTotal(spec.name, final.dropped);
@@ -181,7 +186,7 @@ export async function runDaemon(opts: RunOptions): Promise<number> {
       eventsEmitted: Number(final.emitted),
       eventsDropped: Number(final.dropped),
       eventsDecoded: pipeline.stats.records,
-      openConnectionsFlushed: open.length,
+      openConnectionsFlushed: open,
       payloadSegments: pipeline.stats.segments,
     });
     manager.close();

@@ -45,11 +45,6 @@ export class TcpPipeline {
     if (streams) this.readers.push(obj.openRingBuffer(TCP_DATA_RING_BUFFER, opts, (b) => this.onDataBatch(b)));
   }
 
-  /** Records the host made itself (final flush at shutdown). */
-  dispatch(records: Buffer[]): void {
-    if (records.length) this.manager.dispatch('tcp', records);
-  }
-
   private onEventBatch(batch: Buffer, streams: boolean): void {
     const records: Buffer[] = [];
     walkBatch(batch, (buf, off, len) => {

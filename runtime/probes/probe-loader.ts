@@ -59,7 +59,7 @@ function configure(obj: BpfObject, spec: ProbeSpec, disabled: Map<string, Disabl
   for (const prog of obj.programs()) obj.setAutoload(prog.name, wanted.has(prog.name) && !disabled.has(prog.name));
 }
 
-function attachOne(obj: BpfObject, p: ProgramSpec): Link {
+function attachOne(obj: BpfObject, p: ProgramSpec): Link | undefined {
   switch (p.attach.kind) {
     case 'auto':
       return obj.attach(p.name);
@@ -69,6 +69,8 @@ function attachOne(obj: BpfObject, p: ProgramSpec): Link {
       return obj.attachRawTracepoint(p.name, p.attach.name);
     case 'cgroup':
       return obj.attachCgroup(p.name, p.attach.path);
+    case 'on-demand':
+      return undefined;
   }
 }
 
@@ -120,7 +122,8 @@ export function loadProbe(spec: ProbeSpec, deps: ProbeLoaderDeps): LoadedProbe {
   for (const p of spec.programs) {
     if (disabled.has(p.name)) continue;
     try {
-      links.push(attachOne(loaded, p));
+      const link = attachOne(loaded, p);
+      if (link) links.push(link);
     } catch (err) {
       const reason = firstLine((err as Error).message);
       if (p.required) {

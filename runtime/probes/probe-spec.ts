@@ -9,7 +9,9 @@ export type AttachPoint =
   | { kind: 'auto' } // from the ELF section (tp_btf/…, raw_tp/…, tp/…)
   | { kind: 'tracepoint'; category: string; name: string }
   | { kind: 'raw_tracepoint'; name: string }
-  | { kind: 'cgroup'; path: string };
+  | { kind: 'cgroup'; path: string }
+  /** Loaded but never attached: run by the host when needed (iterators). */
+  | { kind: 'on-demand' };
 
 export interface ProgramSpec {
   /** Program (function) name in the object. */
