@@ -5,109 +5,26 @@
 
 import { errorMessage } from './show';
 
-export type FaultKind = 'trap' | 'timeout' | 'oom';
-
-export interface InstanceLimits {
-  /** Cap on linear memory; growth past it traps as 'oom'. */
-  memoryBytes: number;
-  /** Per-call wall-clock deadline (epoch interruption): 'timeout'. */
-  deadlineMs: number;
-  /** Optional per-call fuel: 'timeout' when exhausted. */
-  fuel?: number;
-}
-
-export type MetricKind = 'counter' | 'gauge' | 'histogram';
-
-export interface MetricDecl {
-  name: string;
-  kind: MetricKind;
-  help: string;
-  labels: string[];
-  buckets: number[];
-}
-
-export interface Subscription {
-  probe: string;
-  /** Record kinds (first byte of a record); empty = all. */
-  kinds: number[];
-  streams: boolean;
-}
-
-export interface DecoderInfo {
-  name: string;
-  version: string;
-  subscriptions: Subscription[];
-  metrics: MetricDecl[];
-}
-
-/** int/uint: number when |v| <= 2^53, else bigint. */
-export type FieldValue = string | number | bigint | boolean;
-export type DecoderLogLevel = 'debug' | 'info' | 'warn' | 'error';
-export type UpdateOp = 'add' | 'set' | 'observe';
-
-export interface MetricUpdate {
-  metric: number;
-  labels: string[];
-  op: UpdateOp;
-  value: number;
-}
-
-export interface LogEvent {
-  level: DecoderLogLevel;
-  message: string;
-  /** Socket cookie; 0n when the event is about no connection. */
-  connection: bigint;
-  fields: [string, FieldValue][];
-}
-
-export interface Annotation {
-  connection: bigint;
-  key: string;
-  value: string;
-}
-
-export interface StreamProgress {
-  connection: bigint;
-  direction: 'egress' | 'ingress';
-  consumed: number;
-}
-
-export interface DecodeOutput {
-  metrics: MetricUpdate[];
-  logs: LogEvent[];
-  annotations: Annotation[];
-  streams: StreamProgress[];
-}
-
-/**
- * The same output in columns (docs/native-api.md, "decodeCompact"): what the host
- * needs without one JS object per update, label or field. Label values and log
- * messages index `strings`; log fields arrive rendered as JSON object members
- * (no braces) by the rules of log-events.ts, except an integer `tsNs` field, which
- * is in `logs.tsNs` (kernel CLOCK_MONOTONIC ns; 0 = none). Log-events breaking the
- * rules were dropped by the engine and are counted in `invalidLogs`.
- */
-export interface CompactOutput {
-  strings: string[];
-  metric: Uint32Array;
-  /** 0 add, 1 set, 2 observe (anything else is refused as bad_output). */
-  op: Uint8Array;
-  value: Float64Array;
-  /** n+1 offsets into labelIdx. */
-  labelStart: Uint32Array;
-  labelIdx: Uint32Array;
-  logs: {
-    /** 0 debug, 1 info, 2 warn, 3 error. */
-    level: Uint8Array;
-    message: Uint32Array;
-    connection: BigUint64Array;
-    tsNs: BigUint64Array;
-    fieldsJson: string[];
-  };
-  invalidLogs: number;
-  annotations: Annotation[];
-  streams: StreamProgress[];
-}
+// The value shapes are the addon's (one declaration, in runtime/native/binding.ts);
+// importing types only never loads the addon.
+export type {
+  Annotation,
+  CompactOutput,
+  DecodeOutput,
+  DecoderInfo,
+  DecoderLogLevel,
+  FaultKind,
+  FieldValue,
+  InstanceLimits,
+  LogEvent,
+  MetricDecl,
+  MetricKind,
+  MetricUpdate,
+  StreamProgress,
+  Subscription,
+  UpdateOp,
+} from '../native/binding';
+import type { CompactOutput, DecodeOutput, DecoderInfo, DecoderLogLevel, FaultKind, InstanceLimits, UpdateOp } from '../native/binding';
 
 export const COMPACT_OPS: readonly UpdateOp[] = ['add', 'set', 'observe'];
 export const COMPACT_LEVELS: readonly DecoderLogLevel[] = ['debug', 'info', 'warn', 'error'];

@@ -64,25 +64,39 @@ export interface WasmEngineOptions {
   consumeFuel?: boolean;
 }
 export interface InstanceLimits {
+  /** Cap on linear memory; growth past it traps as 'oom'. */
   memoryBytes: number;
+  /** Per-call wall-clock deadline (epoch interruption): 'timeout'. */
   deadlineMs: number;
+  /** Optional per-call fuel: 'timeout' when exhausted. */
   fuel?: number;
 }
 export type FaultKind = 'trap' | 'timeout' | 'oom';
 export type WasmWorld = 'decoder-plugin' | 'probe-plugin';
-export interface DecoderInfo {
-  name: string; version: string;
-  subscriptions: { probe: string; kinds: number[]; streams: boolean }[];
-  metrics: { name: string; kind: 'counter' | 'gauge' | 'histogram'; help: string; labels: string[]; buckets: number[] }[];
+export type MetricKind = 'counter' | 'gauge' | 'histogram';
+export interface MetricDecl { name: string; kind: MetricKind; help: string; labels: string[]; buckets: number[] }
+export interface Subscription {
+  probe: string;
+  /** Record kinds (first byte of a record); empty = all. */
+  kinds: number[];
+  streams: boolean;
 }
+export interface DecoderInfo { name: string; version: string; subscriptions: Subscription[]; metrics: MetricDecl[] }
 /** int/uint: number when |v| <= 2^53, else bigint. */
 export type FieldValue = string | number | bigint | boolean;
-export interface DecodeOutput {
-  metrics: { metric: number; labels: string[]; op: 'add' | 'set' | 'observe'; value: number }[];
-  logs: { level: 'debug' | 'info' | 'warn' | 'error'; message: string; connection: bigint; fields: [string, FieldValue][] }[];
-  annotations: { connection: bigint; key: string; value: string }[];
-  streams: { connection: bigint; direction: 'egress' | 'ingress'; consumed: number }[];
+export type DecoderLogLevel = 'debug' | 'info' | 'warn' | 'error';
+export type UpdateOp = 'add' | 'set' | 'observe';
+export interface MetricUpdate { metric: number; labels: string[]; op: UpdateOp; value: number }
+export interface LogEvent {
+  level: DecoderLogLevel;
+  message: string;
+  /** Socket cookie; 0n when the event is about no connection. */
+  connection: bigint;
+  fields: [string, FieldValue][];
 }
+export interface Annotation { connection: bigint; key: string; value: string }
+export interface StreamProgress { connection: bigint; direction: 'egress' | 'ingress'; consumed: number }
+export interface DecodeOutput { metrics: MetricUpdate[]; logs: LogEvent[]; annotations: Annotation[]; streams: StreamProgress[] }
 /**
  * decodeCompact(): the same output as columns (docs/native-api.md, "decodeCompact").
  * Label values and log messages are indexes into `strings` (distinct per call);
@@ -110,8 +124,8 @@ export interface CompactOutput {
     fieldsJson: string[];
   };
   invalidLogs: number;
-  annotations: { connection: bigint; key: string; value: string }[];
-  streams: { connection: bigint; direction: 'egress' | 'ingress'; consumed: number }[];
+  annotations: Annotation[];
+  streams: StreamProgress[];
 }
 /** A guest fault: the instance is poisoned. */
 export interface DecoderFaultError extends Error { code: 'LF_ERR_DECODER_FAULT'; faultKind: FaultKind }

@@ -1,20 +1,11 @@
 // The JS shapes of describe()/decode() results: the wasmtime engine's
 // (docs/native-api.md, "WebAssembly decoder engine"). The V8 path converts jco's
 // shapes into these, so both engines can be compared value for value.
-export interface DecoderInfo {
-  name: string;
-  version: string;
-  subscriptions: { probe: string; kinds: number[]; streams: boolean }[];
-  metrics: { name: string; kind: 'counter' | 'gauge' | 'histogram'; help: string; labels: string[]; buckets: number[] }[];
-}
-/** int/uint: number when |v| <= 2^53, else bigint (as the native engine does). */
-export type FieldValue = string | number | bigint | boolean;
-export interface DecodeOutput {
-  metrics: { metric: number; labels: string[]; op: 'add' | 'set' | 'observe'; value: number }[];
-  logs: { level: 'debug' | 'info' | 'warn' | 'error'; message: string; connection: bigint; fields: [string, FieldValue][] }[];
-  annotations: { connection: bigint; key: string; value: string }[];
-  streams: { connection: bigint; direction: 'egress' | 'ingress'; consumed: number }[];
-}
+// One declaration of these shapes, next to the addon's API; types only, so the
+// V8 path still runs without the addon.
+export type { DecodeOutput, DecoderInfo, FieldValue } from '../../runtime/native/binding';
+import type { DecodeOutput, DecoderInfo } from '../../runtime/native/binding';
+
 /** What a test runner needs of an engine's instance. */
 export interface Decoder {
   readonly engine: 'v8' | 'wasmtime';
