@@ -105,7 +105,11 @@ fn utf16_len_within(s: &str, max: usize) -> bool {
 pub fn json_str(out: &mut String, s: &str) {
     out.push('"');
     let bytes = s.as_bytes();
-    if !bytes.iter().any(|&b| b < 0x20 || b == b'"' || b == b'\\') {
+    // No early exit: the compiler vectorizes the scan.
+    let needs = bytes
+        .iter()
+        .fold(false, |m, &b| m | (b < 0x20) | (b == b'"') | (b == b'\\'));
+    if !needs {
         out.push_str(s);
         out.push('"');
         return;
@@ -215,31 +219,55 @@ fn push_i64(out: &mut String, v: i64) {
     push_u64(out, v.unsigned_abs());
 }
 
-fn value_json(out: &mut String, arena: &[u8], v: &lift::FieldValue) {
+fn value_json(out: &mut String, v: &FieldVal<'_>) {
     match v {
-        lift::FieldValue::Str(s) => json_str(out, s.get(arena)),
-        lift::FieldValue::Int(i) if i.unsigned_abs() <= MAX_SAFE => push_i64(out, *i),
-        lift::FieldValue::Int(i) => {
+        FieldVal::Str(s) => json_str(out, s),
+        FieldVal::Int(i) if i.unsigned_abs() <= MAX_SAFE => push_i64(out, *i),
+        FieldVal::Int(i) => {
             out.push('"');
             push_i64(out, *i);
             out.push('"');
         }
-        lift::FieldValue::Uint(u) if *u <= MAX_SAFE => push_u64(out, *u),
-        lift::FieldValue::Uint(u) => {
+        FieldVal::Uint(u) if *u <= MAX_SAFE => push_u64(out, *u),
+        FieldVal::Uint(u) => {
             out.push('"');
             push_u64(out, *u);
             out.push('"');
         }
-        lift::FieldValue::Float(f) if f.is_finite() => js_number(out, *f),
-        lift::FieldValue::Float(f) if f.is_nan() => out.push_str("\"NaN\""),
-        lift::FieldValue::Float(f) if *f > 0.0 => out.push_str("\"Infinity\""),
-        lift::FieldValue::Float(_) => out.push_str("\"-Infinity\""),
-        lift::FieldValue::Boolean(b) => out.push_str(if *b { "true" } else { "false" }),
+        FieldVal::Float(f) if f.is_finite() => js_number(out, *f),
+        FieldVal::Float(f) if f.is_nan() => out.push_str("\"NaN\""),
+        FieldVal::Float(f) if *f > 0.0 => out.push_str("\"Infinity\""),
+        FieldVal::Float(_) => out.push_str("\"-Infinity\""),
+        FieldVal::Boolean(b) => out.push_str(if *b { "true" } else { "false" }),
     }
 }
 
+/// `a == b` for a short literal `b`, without a call to memcmp (inlined and unrolled).
+#[inline(always)]
+fn eq_lit(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut d = 0u8;
+    for i in 0..b.len() {
+        d |= a[i] ^ b[i];
+    }
+    d == 0
+}
+
+#[inline]
 fn is_reserved(k: &str) -> bool {
-    RESERVED.contains(&k)
+    // By length first: most keys are none of them (RESERVED, spelled out).
+    match k.len() {
+        2 => eq_lit(k, RESERVED[5]),
+        4 => eq_lit(k, RESERVED[6]),
+        5 => eq_lit(k, RESERVED[0]) || eq_lit(k, RESERVED[2]),
+        7 => eq_lit(k, RESERVED[1]),
+        10 => eq_lit(k, RESERVED[3]),
+        11 => eq_lit(k, RESERVED[4]),
+        _ => false,
+    }
 }
 
 /// The key as written: reserved ones get the `field_` prefix.
@@ -265,8 +293,8 @@ fn key_bit(k: &str) -> u64 {
 
 /// Renders the fields (already checked); returns the tsNs value (0 when none).
 /// Duplicate keys behave as in a JS object: first position, last value.
-fn render_fields(out: &mut String, arena: &[u8], fields: &[lift::Field]) -> u64 {
-    let key = |f: &lift::Field| -> &str { f.key.get(arena) };
+fn render_fields<'a>(out: &mut String, fields: &[FieldRef<'a>]) -> u64 {
+    let key = |f: &FieldRef<'a>| -> &'a str { f.key };
     // Fast path: no duplicate written keys (fingerprints all distinct, or collisions that
     // turn out to be different keys).
     let mut seen = 0u64;
@@ -282,28 +310,28 @@ fn render_fields(out: &mut String, arena: &[u8], fields: &[lift::Field]) -> u64 
         }
         seen |= bit;
     }
-    let ts_of = |v: &lift::FieldValue| -> Option<u64> {
+    let ts_of = |v: &FieldVal<'_>| -> Option<u64> {
         match v {
-            lift::FieldValue::Uint(u) => Some(*u),
-            lift::FieldValue::Int(i) if *i >= 0 => Some(*i as u64),
+            FieldVal::Uint(u) => Some(*u),
+            FieldVal::Int(i) if *i >= 0 => Some(*i as u64),
             _ => None,
         }
     };
     let mut ts = 0u64;
     let mut first = true;
-    let mut emit = |out: &mut String, key: &str, v: &lift::FieldValue| {
+    let mut emit = |out: &mut String, key: &str, v: &FieldVal<'_>| {
         if !first {
             out.push(',');
         }
         first = false;
         json_str(out, &written_key(key));
         out.push(':');
-        value_json(out, arena, v);
+        value_json(out, v);
     };
     if !dup {
         for f in fields {
             let k = key(f);
-            if k == "tsNs" {
+            if eq_lit(k, "tsNs") {
                 if let Some(t) = ts_of(&f.value) {
                     ts = t;
                     continue;
@@ -314,7 +342,7 @@ fn render_fields(out: &mut String, arena: &[u8], fields: &[lift::Field]) -> u64 
         return ts;
     }
     // Slow path: resolve duplicates (rare; at most 64 fields).
-    let mut order: Vec<(std::borrow::Cow<'_, str>, &lift::FieldValue, &str)> = Vec::new();
+    let mut order: Vec<(std::borrow::Cow<'_, str>, &FieldVal<'_>, &str)> = Vec::new();
     for f in fields {
         let wk = written_key(key(f));
         if let Some(e) = order.iter_mut().find(|e| e.0 == wk) {
@@ -324,7 +352,7 @@ fn render_fields(out: &mut String, arena: &[u8], fields: &[lift::Field]) -> u64 
         }
     }
     for (_, v, key) in order {
-        if key == "tsNs" {
+        if eq_lit(key, "tsNs") {
             if let Some(t) = ts_of(v) {
                 ts = t;
                 continue;
@@ -335,29 +363,50 @@ fn render_fields(out: &mut String, arena: &[u8], fields: &[lift::Field]) -> u64 
     ts
 }
 
-fn log_ok(arena: &[u8], l: &lift::LogEvent) -> bool {
-    l.message.len > 0
-        && utf16_len_within(l.message.get(arena), MESSAGE_LEN)
-        && l.fields.len() <= MAX_FIELDS
-        && l.fields.iter().all(|f| {
-            f.key.len > 0
-                && utf16_len_within(f.key.get(arena), KEY_LEN)
+fn log_ok(message: &str, fields: &[FieldRef<'_>]) -> bool {
+    !message.is_empty()
+        && utf16_len_within(message, MESSAGE_LEN)
+        && fields.len() <= MAX_FIELDS
+        && fields.iter().all(|f| {
+            !f.key.is_empty()
+                && utf16_len_within(f.key, KEY_LEN)
                 && match &f.value {
-                    lift::FieldValue::Str(s) => utf16_len_within(s.get(arena), STRING_LEN),
+                    FieldVal::Str(s) => utf16_len_within(s, STRING_LEN),
                     _ => true,
                 }
         })
 }
 
+/// One log-event's fields, borrowed from guest memory while decode's result is lifted
+/// (lift.rs), already bounds-checked and UTF-8-validated.
+pub struct FieldRef<'a> {
+    pub key: &'a str,
+    pub value: FieldVal<'a>,
+}
+
+pub enum FieldVal<'a> {
+    Str(&'a str),
+    Int(i64),
+    Uint(u64),
+    Float(f64),
+    Boolean(bool),
+}
+
+/// Checks a log-event and renders its fields' JSON onto `out`: Some(tsNs, 0 when none),
+/// or None (nothing written) when it breaks a rule.
+pub fn render_log(out: &mut String, message: &str, fields: &[FieldRef<'_>]) -> Option<u64> {
+    if !log_ok(message, fields) {
+        return None;
+    }
+    Some(render_fields(out, fields))
+}
+
 impl Compact {
     /// `arena`: the strings lifted with `out` (lift::take_arena()).
     pub fn from_lifted(out: lift::DecodeOutput, arena: Vec<u8>) -> Compact {
-        let n = out.metrics.len();
+        let m = out.metrics;
         let mut c = Compact {
-            metric: Vec::with_capacity(n),
-            op: Vec::with_capacity(n),
-            value: Vec::with_capacity(n),
-            label_start: Vec::with_capacity(n + 1),
+            label_idx: Vec::with_capacity(m.labels.len()),
             ..Compact::default()
         };
         let mut strs = Interner {
@@ -365,35 +414,21 @@ impl Compact {
             map: HashMap::default(),
             order: Vec::new(),
         };
-        c.label_start.push(0);
-        for m in &out.metrics {
-            c.metric.push(m.metric);
-            c.op.push(m.op as u8);
-            c.value.push(m.value);
-            for &l in &m.labels {
-                c.label_idx.push(strs.add(l));
-            }
-            c.label_start.push(c.label_idx.len() as u32);
+        for &l in &m.labels {
+            c.label_idx.push(strs.add(l));
         }
-        let nl = out.logs.len();
-        c.log_level.reserve(nl);
-        c.log_message.reserve(nl);
-        c.log_connection.reserve(nl);
-        c.log_ts.reserve(nl);
-        c.fields_end.reserve(nl);
-        c.fields_buf.reserve(nl * 256);
-        for l in &out.logs {
-            if !log_ok(&arena, l) {
-                c.invalid_logs += 1;
-                continue;
-            }
-            let ts = render_fields(&mut c.fields_buf, &arena, &l.fields);
-            c.fields_end.push(c.fields_buf.len() as u32);
-            c.log_level.push(l.level as u8);
-            c.log_message.push(strs.add(l.message));
-            c.log_connection.push(l.connection);
-            c.log_ts.push(ts);
-        }
+        c.metric = m.metric;
+        c.op = m.op;
+        c.value = m.value;
+        c.label_start = m.label_start;
+        let logs = out.logs;
+        c.log_level = logs.level;
+        c.log_message = logs.message.iter().map(|&m| strs.add(m)).collect();
+        c.log_connection = logs.connection;
+        c.log_ts = logs.ts;
+        c.fields_buf = logs.fields_buf;
+        c.fields_end = logs.fields_end;
+        c.invalid_logs = logs.invalid;
         c.strings = strs.order;
         c.annotations = out
             .annotations
