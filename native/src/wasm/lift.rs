@@ -403,36 +403,44 @@ fn lift_logs(cx: &mut LiftContext<'_>, ptr: u32, len: u32) -> wasmtime::Result<L
     Ok(out)
 }
 
-// SAFETY: the ABI of `list<log-event>` (a pointer/length pair), checked by typecheck.
-unsafe impl ComponentType for Logs {
-    type Lower = [ValRaw; 2];
-    const ABI: CanonicalAbiInfo = CanonicalAbiInfo::POINTER_PAIR;
+/// A WIT list lifted by hand: typechecked as `Vec<$elem>` (same canonical ABI), read
+/// from guest memory by `$lift(cx, ptr, len)`.
+macro_rules! raw_list_lift {
+    ($name:ty, $elem:ty, $lift:ident) => {
+        // SAFETY: the ABI of a WIT list (a pointer/length pair), checked by typecheck.
+        unsafe impl ComponentType for $name {
+            type Lower = [ValRaw; 2];
+            const ABI: CanonicalAbiInfo = CanonicalAbiInfo::POINTER_PAIR;
 
-    fn typecheck(ty: &InterfaceType, types: &InstanceType<'_>) -> wasmtime::Result<()> {
-        <Vec<LogEvent> as ComponentType>::typecheck(ty, types)
-    }
+            fn typecheck(ty: &InterfaceType, types: &InstanceType<'_>) -> wasmtime::Result<()> {
+                <Vec<$elem> as ComponentType>::typecheck(ty, types)
+            }
+        }
+
+        // SAFETY: reads guest memory only through bounds-checked slices of cx.memory().
+        unsafe impl Lift for $name {
+            fn linear_lift_from_flat(
+                cx: &mut LiftContext<'_>,
+                _ty: InterfaceType,
+                src: &Self::Lower,
+            ) -> wasmtime::Result<Self> {
+                $lift(cx, src[0].get_u32(), src[1].get_u32())
+            }
+
+            fn linear_lift_from_memory(
+                cx: &mut LiftContext<'_>,
+                _ty: InterfaceType,
+                bytes: &[u8],
+            ) -> wasmtime::Result<Self> {
+                let ptr = u32::from_le_bytes(bytes[..4].try_into().unwrap());
+                let len = u32::from_le_bytes(bytes[4..8].try_into().unwrap());
+                $lift(cx, ptr, len)
+            }
+        }
+    };
 }
 
-// SAFETY: reads guest memory only through bounds-checked slices of cx.memory().
-unsafe impl Lift for Logs {
-    fn linear_lift_from_flat(
-        cx: &mut LiftContext<'_>,
-        _ty: InterfaceType,
-        src: &Self::Lower,
-    ) -> wasmtime::Result<Self> {
-        lift_logs(cx, src[0].get_u32(), src[1].get_u32())
-    }
-
-    fn linear_lift_from_memory(
-        cx: &mut LiftContext<'_>,
-        _ty: InterfaceType,
-        bytes: &[u8],
-    ) -> wasmtime::Result<Self> {
-        let ptr = u32::from_le_bytes(bytes[..4].try_into().unwrap());
-        let len = u32::from_le_bytes(bytes[4..8].try_into().unwrap());
-        lift_logs(cx, ptr, len)
-    }
-}
+raw_list_lift!(Logs, LogEvent, lift_logs);
 
 /// decode-output's `list<metric-update>` as columns, read straight from guest memory
 /// like `Logs` (no Vec per update for its labels); label strings copied into the arena.
@@ -501,33 +509,4 @@ fn lift_metrics(cx: &mut LiftContext<'_>, ptr: u32, len: u32) -> wasmtime::Resul
     Ok(out)
 }
 
-// SAFETY: the ABI of `list<metric-update>` (a pointer/length pair), checked by typecheck.
-unsafe impl ComponentType for Metrics {
-    type Lower = [ValRaw; 2];
-    const ABI: CanonicalAbiInfo = CanonicalAbiInfo::POINTER_PAIR;
-
-    fn typecheck(ty: &InterfaceType, types: &InstanceType<'_>) -> wasmtime::Result<()> {
-        <Vec<MetricUpdate> as ComponentType>::typecheck(ty, types)
-    }
-}
-
-// SAFETY: reads guest memory only through bounds-checked slices of cx.memory().
-unsafe impl Lift for Metrics {
-    fn linear_lift_from_flat(
-        cx: &mut LiftContext<'_>,
-        _ty: InterfaceType,
-        src: &Self::Lower,
-    ) -> wasmtime::Result<Self> {
-        lift_metrics(cx, src[0].get_u32(), src[1].get_u32())
-    }
-
-    fn linear_lift_from_memory(
-        cx: &mut LiftContext<'_>,
-        _ty: InterfaceType,
-        bytes: &[u8],
-    ) -> wasmtime::Result<Self> {
-        let ptr = u32::from_le_bytes(bytes[..4].try_into().unwrap());
-        let len = u32::from_le_bytes(bytes[4..8].try_into().unwrap());
-        lift_metrics(cx, ptr, len)
-    }
-}
+raw_list_lift!(Metrics, MetricUpdate, lift_metrics);
