@@ -84,6 +84,13 @@ export async function runDaemon(opts: RunOptions): Promise<number> {
     wallClock: new MonotonicClock(),
     maxSeries: opts.maxSeries,
   });
+  if (!manager.subscribes('tcp')) {
+    // The TCP metrics come from the built-in tcp decoder: without it there are none.
+    log.warn('no decoder handles the tcp probe: TCP metrics and event lines will be missing', {
+      decoders: manager.status().map((d) => ({ name: d.label, state: d.state, refusal: d.refusal?.message })),
+      hint: 'run `npm run build` (it builds dist/probes/tcp/decoder.wasm); `lightfoot decoders list` shows why a decoder was refused',
+    });
+  }
   const streams = manager.wantsStreams('tcp');
 
   // Loaded lazily: `lightfoot --help` must work without the addon.
