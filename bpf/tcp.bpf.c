@@ -35,10 +35,6 @@ enum {
 	LF_TCP_FIN_WAIT1 = 4, LF_TCP_CLOSE = 7, LF_TCP_LAST_ACK = 9, LF_TCP_LISTEN = 10,
 };
 
-/* A flush is checked on every LF_FLUSH_CHECK_EVERY-th send/recv of a connection. */
-#define LF_FLUSH_CHECK_EVERY 8
-
-const volatile __u64 lf_cfg_flush_interval_ns = 5000000000ULL;
 const volatile __u64 lf_cfg_wakeup_bytes = 256 * 1024;
 const volatile __u8 lf_cfg_emit_state_changes = 1;
 const volatile __u8 lf_cfg_capture_data = 0; /* payload capture programs are loaded */
@@ -209,7 +205,6 @@ static __always_inline struct lf_tcp_sock *lf_claim(const struct sock *sk, __u64
 	s.cgroup_id = bpf_get_current_cgroup_id();
 	lf_process_comm(s.comm);
 	s.open_ts_ns = now;
-	s.last_flush_ns = now;
 	s.role = role;
 	s.flags = flags;
 	if (pending) {
@@ -232,7 +227,8 @@ static __always_inline struct lf_tcp_sock *lf_claim(const struct sock *sk, __u64
 
 #include "tcp_capture.bpf.h"
 
-/* send/recv syscalls: exact payload bytes, first-use claim, periodic flush. */
+/* send/recv syscalls: exact payload bytes and the first-use claim. Kept short:
+ * it runs on every send and recv of every process. */
 static __always_inline int lf_on_io(struct sock *sk, int ret, int flags, bool is_send)
 {
 	if (ret < 0 || !lf_is_tcp(sk))
@@ -264,18 +260,6 @@ static __always_inline int lf_on_io(struct sock *sk, int ret, int flags, bool is
 	else if (!(flags & MSG_PEEK))
 		__sync_fetch_and_add(&s->bytes_received, ret);
 
-	/* Reading the clock on every call costs busy sockets more than the rest
-	 * of this program; a flush is due at most once per interval anyway. */
-	if (s->io_count++ % LF_FLUSH_CHECK_EVERY)
-		return 0;
-	__u64 now = bpf_ktime_get_ns(); /* the coarse clock is not allowed in tracing programs */
-
-	if (now - s->last_flush_ns >= lf_cfg_flush_interval_ns) {
-		s->last_flush_ns = now;
-		__u8 state = sk->__sk_common.skc_state;
-
-		lf_emit(sk, s, LF_TCP_EV_FLUSH, state, state, 0);
-	}
 	return 0;
 }
 
@@ -418,24 +402,17 @@ int BPF_PROG(lf_tcp_process_free, struct task_struct *task)
 	return 0;
 }
 
-/* Run by the host (not attached): a FLUSH of every tracked connection, so the
- * counters of connections still open are reported at shutdown. Writes each
- * flushed connection's cookie to the iterator output so the host can count them. */
-SEC("iter/tcp")
-int lf_tcp_flush_iter(struct bpf_iter__tcp *ctx)
+/* Run by the host every flush interval and at shutdown (never attached): a FLUSH
+ * of every tracked connection, with its counters, RTT and window, whatever its
+ * network namespace and however idle it is. Writes each flushed connection's
+ * cookie to the iterator output so the host can count them. */
+SEC("iter/bpf_sk_storage_map")
+int lf_tcp_flush_iter(struct bpf_iter__bpf_sk_storage_map *ctx)
 {
-	struct sock_common *skc = ctx->sk_common;
+	struct sock *sk = ctx->sk;
+	struct lf_tcp_sock *s = ctx->value;
 
-	if (!skc)
-		return 0;
-	struct tcp_sock *tp = bpf_skc_to_tcp_sock(skc);
-
-	if (!tp)
-		return 0;
-	struct sock *sk = &tp->inet_conn.icsk_inet.sk;
-	struct lf_tcp_sock *s = lf_sock_get(sk);
-
-	if (!s)
+	if (!sk || !s)
 		return 0;
 	__u8 state = sk->__sk_common.skc_state;
 	__u64 cookie = bpf_get_socket_cookie(sk);

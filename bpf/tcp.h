@@ -18,7 +18,7 @@ enum lf_tcp_event_kind {
 	LF_TCP_EV_STATE = 2,   /* TCP state change of a tracked connection */
 	LF_TCP_EV_RESET = 3,   /* RST sent or received (flags say which) */
 	LF_TCP_EV_CLOSE = 4,   /* socket destroyed (closed by its owner and the stack); counters are final */
-	LF_TCP_EV_FLUSH = 5,   /* periodic counter snapshot of a live connection */
+	LF_TCP_EV_FLUSH = 5,   /* counter snapshot of a live connection (host-triggered, every flush interval) */
 	LF_TCP_EV_DATA = 6,    /* payload bytes of one send/recv syscall (struct lf_tcp_data) */
 };
 
@@ -116,7 +116,6 @@ struct lf_comm_key {
  * connections that are still open. */
 struct lf_tcp_sock {
 	__u64 open_ts_ns;
-	__u64 last_flush_ns;
 	__u64 cgroup_id;
 	__u64 bytes_sent;
 	__u64 bytes_received;
@@ -132,7 +131,7 @@ struct lf_tcp_sock {
 	__u8 state_before_close; /* reported as old_state of the CLOSE event */
 	__u16 sport;
 	__u16 dport;
-	__u32 io_count; /* send/recv calls; the flush clock is read every LF_FLUSH_CHECK_EVERY of them */
+	__u8 _pad1[4];
 	__u8 saddr[16];
 	__u8 daddr[16];
 };

@@ -157,13 +157,30 @@ impl BpfObject {
     }
 
     /// Runs an iterator program (SEC("iter/…")) once, to the end, and returns what it
-    /// wrote with bpf_seq_write. Nothing stays attached afterwards.
+    /// wrote with bpf_seq_write. Nothing stays attached afterwards. `map` names the map
+    /// a map iterator walks (iter/bpf_map_elem, iter/bpf_sk_storage_map).
     #[napi]
-    pub fn run_iterator(&mut self, program: String) -> Result<napi::bindgen_prelude::Buffer> {
+    pub fn run_iterator(
+        &mut self,
+        program: String,
+        map: Option<String>,
+    ) -> Result<napi::bindgen_prelude::Buffer> {
         let ctx = format!("running iterator {program}");
         let p = self.attachable(&program, &ctx)?;
-        // SAFETY: p is a loaded iterator program; no options are needed for iter/tcp.
-        let l = unsafe { sys::bpf_program__attach_iter(p, std::ptr::null()) };
+        let mut info = sys::bpf_iter_link_info::default();
+        let mut opts = sys::bpf_iter_attach_opts {
+            sz: std::mem::size_of::<sys::bpf_iter_attach_opts>() as _,
+            ..Default::default()
+        };
+        if let Some(m) = map {
+            let m = self.map(&m, errors::ATTACH)?;
+            // SAFETY: m is a map of this loaded object.
+            info.map.map_fd = unsafe { sys::bpf_map__fd(m) } as u32;
+            opts.link_info = &mut info;
+            opts.link_info_len = std::mem::size_of::<sys::bpf_iter_link_info>() as u32;
+        }
+        // SAFETY: p is a loaded iterator program; opts and info outlive the call.
+        let l = unsafe { sys::bpf_program__attach_iter(p, &opts) };
         if l.is_null() {
             return Err(os_err(errors::ATTACH, ctx));
         }

@@ -9,7 +9,6 @@ export interface TcpProbeConfig {
   filterComm: boolean;
   filterCgroup: boolean;
   selfTgid: number;
-  flushIntervalMs: number;
   ringBufferBytes: number;
   /** Force a consumer wake-up once this many bytes wait in the ring. */
   wakeupBytes?: number;
@@ -24,8 +23,10 @@ export interface TcpProbeConfig {
 
 export const TCP_RING_BUFFER = 'lf_tcp_events';
 export const TCP_DATA_RING_BUFFER = 'lf_tcp_data_events';
-/** Iterator the host runs at shutdown: a FLUSH of every tracked connection. */
+/** Iterator the host runs every flush interval and at shutdown: a FLUSH of every tracked connection. */
 export const TCP_FLUSH_ITERATOR = 'lf_tcp_flush_iter';
+/** The socket-local storage of tracked connections, which that iterator walks. */
+export const TCP_SOCKETS_MAP = 'lf_tcp_socks';
 /** Largest capture per syscall: LF_TCP_DATA_MAX - 1 (bpf/tcp.h). */
 export const TCP_CAPTURE_MAX = 8191;
 
@@ -56,7 +57,7 @@ export function tcpProbe(cfg: TcpProbeConfig): ProbeSpec {
         name: TCP_FLUSH_ITERATOR,
         attach: { kind: 'on-demand' },
         required: false,
-        degrades: 'bytes of connections still open when the daemon stops are not reported',
+        degrades: 'live connections report their counters only at close (no periodic or shutdown flush)',
       },
       {
         name: 'lf_tcp_send_length',
@@ -90,7 +91,6 @@ export function tcpProbe(cfg: TcpProbeConfig): ProbeSpec {
       lf_cfg_filter_comm: rodata.u8(cfg.filterComm),
       lf_cfg_filter_cgroup: rodata.u8(cfg.filterCgroup),
       lf_cfg_self_tgid: rodata.u32(cfg.selfTgid),
-      lf_cfg_flush_interval_ns: rodata.u64(BigInt(cfg.flushIntervalMs) * 1_000_000n),
       lf_cfg_wakeup_bytes: rodata.u64(cfg.wakeupBytes ?? Math.max(4096, cfg.ringBufferBytes / 8)),
       lf_cfg_emit_state_changes: rodata.u8(cfg.emitStateChanges ?? true),
       lf_cfg_capture_data: rodata.u8(cfg.captureData ?? false),

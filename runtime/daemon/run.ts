@@ -23,7 +23,7 @@ import { builtinDecoders, resolveDecoderSources } from '../decoders/manifest';
 import { engineOptionsFor, loadNativeEngine } from '../decoders/engine';
 import { DecoderManager } from '../decoders/decoder-manager';
 import { packageRoot } from '../package-root';
-import { TCP_FLUSH_ITERATOR, TCP_STATS_MAP, tcpProbe } from '../../probes/tcp/manifest';
+import { TCP_FLUSH_ITERATOR, TCP_SOCKETS_MAP, TCP_STATS_MAP, tcpProbe } from '../../probes/tcp/manifest';
 import { LF_TCP_STAT } from '../../probes/tcp/generated/events';
 import { TcpPipeline } from './tcp-pipeline';
 import { MonotonicClock } from './clock';
@@ -109,7 +109,6 @@ export async function runDaemon(opts: RunOptions): Promise<number> {
     filterComm: opts.comms.length > 0,
     filterCgroup: cgroups.length > 0,
     selfTgid: process.pid,
-    flushIntervalMs: opts.flushIntervalMs,
     ringBufferBytes: opts.ringBufferBytes,
     captureData: streams,
   });
@@ -144,6 +143,19 @@ export async function runDaemon(opts: RunOptions): Promise<number> {
   });
   for (const p of spec.programs) self.programDisabled(spec.name, p.name, probe.disabled.some((d) => d.program === p.name));
 
+  // Counters of live connections (idle ones too) are reported by walking the
+  // tracked sockets, never from the send/recv path. Returns how many there were.
+  const canFlush = !probe.disabled.some((d) => d.program === TCP_FLUSH_ITERATOR);
+  const flushOpenConnections = (): number => {
+    if (!canFlush) return 0;
+    try {
+      return probe.object.runIterator(TCP_FLUSH_ITERATOR, TCP_SOCKETS_MAP).length / 8; // one cookie each
+    } catch (err) {
+      log.warn('could not flush the counters of open connections', { reason: (err as Error).message });
+      return 0;
+    }
+  };
+
   const pipeline = new TcpPipeline(probe.object, manager, (n) => {
     self.events(spec.name, n);
     self.ringbufBatch(spec.name, n);
@@ -151,6 +163,7 @@ export async function runDaemon(opts: RunOptions): Promise<number> {
 
   let server: Awaited<ReturnType<typeof startMetricsServer>> | undefined;
   let timer: NodeJS.Timeout | undefined;
+  let flushTimer: NodeJS.Timeout | undefined;
   try {
     server = await startMetricsServer({ ...opts.metricsAddr, registry, logger });
     const tick = (): void => {
@@ -162,6 +175,7 @@ export async function runDaemon(opts: RunOptions): Promise<number> {
       }
     };
     timer = setInterval(tick, opts.rescanIntervalMs);
+    flushTimer = setInterval(flushOpenConnections, opts.flushIntervalMs);
     log.info('lightfoot ready', {
       metrics: `http://${formatAddr(server.address)}/metrics`,
       probes: [spec.name],
@@ -173,17 +187,11 @@ export async function runDaemon(opts: RunOptions): Promise<number> {
     await waitForSignal(log);
   } finally {
     if (timer) clearInterval(timer);
+    if (flushTimer) clearInterval(flushTimer);
     // Detach first so nothing new arrives, report the counters of connections
     // still open, drain what the rings hold, let the decoders finish.
     probe.detach();
-    let open = 0;
-    if (!probe.disabled.some((d) => d.program === TCP_FLUSH_ITERATOR)) {
-      try {
-        open = probe.object.runIterator(TCP_FLUSH_ITERATOR).length / 8; // one cookie per connection
-      } catch (err) {
-        log.warn('could not flush the counters of open connections', { reason: (err as Error).message });
-      }
-    }
+    const open = flushOpenConnections();
     pipeline.stop();
     await new Promise((r) => setTimeout(r, 50)); // batches queued for JS before stop()
     await manager.flush();

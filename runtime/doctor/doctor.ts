@@ -34,7 +34,6 @@ export async function runDoctor(opts: DoctorOptions, out: NodeJS.WritableStream 
     filterComm: true,
     filterCgroup: true,
     selfTgid: process.pid,
-    flushIntervalMs: 5000,
     ringBufferBytes: 1 << 16,
   });
   const rows: CheckResult[] = [checkKernel(), checkBtf(), checkCapabilities(), checkTracefs(), checkCgroupV2()];

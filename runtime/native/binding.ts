@@ -40,8 +40,8 @@ declare class NativeBpfObject {
   attachRawTracepoint(program: string, name: string): NativeLink;
   attachUprobe(program: string, opts: UprobeOptions): NativeLink;
   attachCgroup(program: string, cgroupPath: string): NativeLink;
-  /** Runs an iterator program (SEC("iter/…")) once to the end; returns what it bpf_seq_write()s. */
-  runIterator(program: string): Buffer;
+  /** Runs an iterator program (SEC("iter/…")) once to the end; returns what it bpf_seq_write()s. `map`: the map a map iterator walks. */
+  runIterator(program: string, map?: string): Buffer;
   mapLookup(map: string, key: Buffer): Buffer | null;
   mapUpdate(map: string, key: Buffer, value: Buffer, flags?: number): void;
   mapDelete(map: string, key: Buffer): boolean;

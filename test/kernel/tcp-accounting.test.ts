@@ -29,7 +29,8 @@ test('K connections carrying B bytes each way are counted exactly, per side', { 
   const cliComm = uniqueComm('lfcli');
   const srv = await startServer(bin, ['server', '--port', '0', '--comm', srvComm]);
   // The server is selected by pid; the client by name before it even exists.
-  const d = await startDaemon(['--pid', String(srv.handle.pid), '--comm', cliComm]);
+  // No periodic flush inside this test: the exact event sequence is asserted.
+  const d = await startDaemon(['--pid', String(srv.handle.pid), '--comm', cliComm, '--flush-interval-ms', '60000']);
   try {
     const cli = spawnWorkload(bin, ['client', '--host', '127.0.0.1', '--port', String(srv.port), '--conns', String(K), '--bytes', String(B), '--reply-bytes', String(R), '--comm', cliComm]);
     await cli.waitForLine(/^DONE /);

@@ -186,32 +186,29 @@ export function writeLfTcpStats(buf: Buffer, off: number, v: LfTcpStats): void {
   v.counters.forEach((x, i) => buf.writeBigUInt64LE(x, off + 0 + i * 8));
 }
 
-export const SIZEOF_LF_TCP_SOCK = 112;
+export const SIZEOF_LF_TCP_SOCK = 104;
 
 export const LF_TCP_SOCK_OFFSETS = {
   open_ts_ns: 0,
-  last_flush_ns: 8,
-  cgroup_id: 16,
-  bytes_sent: 24,
-  bytes_received: 32,
-  comm: 40,
-  tgid: 56,
-  resets_sent: 60,
-  resets_received: 64,
-  role: 68,
-  flags: 69,
-  family: 70,
-  state_before_close: 71,
-  sport: 72,
-  dport: 74,
-  io_count: 76,
-  saddr: 80,
-  daddr: 96,
+  cgroup_id: 8,
+  bytes_sent: 16,
+  bytes_received: 24,
+  comm: 32,
+  tgid: 48,
+  resets_sent: 52,
+  resets_received: 56,
+  role: 60,
+  flags: 61,
+  family: 62,
+  state_before_close: 63,
+  sport: 64,
+  dport: 66,
+  saddr: 72,
+  daddr: 88,
 } as const;
 
 export interface LfTcpSock {
   open_ts_ns: bigint;
-  last_flush_ns: bigint;
   cgroup_id: bigint;
   bytes_sent: bigint;
   bytes_received: bigint;
@@ -225,7 +222,6 @@ export interface LfTcpSock {
   state_before_close: number;
   sport: number;
   dport: number;
-  io_count: number;
   saddr: Uint8Array;
   daddr: Uint8Array;
 }
@@ -234,46 +230,42 @@ export interface LfTcpSock {
 export function readLfTcpSock(buf: Buffer, off: number): LfTcpSock {
   return {
     open_ts_ns: buf.readBigUInt64LE(off + 0),
-    last_flush_ns: buf.readBigUInt64LE(off + 8),
-    cgroup_id: buf.readBigUInt64LE(off + 16),
-    bytes_sent: buf.readBigUInt64LE(off + 24),
-    bytes_received: buf.readBigUInt64LE(off + 32),
-    comm: cString(buf, off + 40, off + 40 + 16),
-    tgid: buf.readUInt32LE(off + 56),
-    resets_sent: buf.readUInt32LE(off + 60),
-    resets_received: buf.readUInt32LE(off + 64),
-    role: buf.readUInt8(off + 68),
-    flags: buf.readUInt8(off + 69),
-    family: buf.readUInt8(off + 70),
-    state_before_close: buf.readUInt8(off + 71),
-    sport: buf.readUInt16LE(off + 72),
-    dport: buf.readUInt16LE(off + 74),
-    io_count: buf.readUInt32LE(off + 76),
-    saddr: buf.subarray(off + 80, off + 80 + 16),
-    daddr: buf.subarray(off + 96, off + 96 + 16),
+    cgroup_id: buf.readBigUInt64LE(off + 8),
+    bytes_sent: buf.readBigUInt64LE(off + 16),
+    bytes_received: buf.readBigUInt64LE(off + 24),
+    comm: cString(buf, off + 32, off + 32 + 16),
+    tgid: buf.readUInt32LE(off + 48),
+    resets_sent: buf.readUInt32LE(off + 52),
+    resets_received: buf.readUInt32LE(off + 56),
+    role: buf.readUInt8(off + 60),
+    flags: buf.readUInt8(off + 61),
+    family: buf.readUInt8(off + 62),
+    state_before_close: buf.readUInt8(off + 63),
+    sport: buf.readUInt16LE(off + 64),
+    dport: buf.readUInt16LE(off + 66),
+    saddr: buf.subarray(off + 72, off + 72 + 16),
+    daddr: buf.subarray(off + 88, off + 88 + 16),
   };
 }
 
 /** Writes one lf_tcp_sock at byte offset `off`; padding is left as it is (zero in a fresh Buffer). */
 export function writeLfTcpSock(buf: Buffer, off: number, v: LfTcpSock): void {
   buf.writeBigUInt64LE(v.open_ts_ns, off + 0);
-  buf.writeBigUInt64LE(v.last_flush_ns, off + 8);
-  buf.writeBigUInt64LE(v.cgroup_id, off + 16);
-  buf.writeBigUInt64LE(v.bytes_sent, off + 24);
-  buf.writeBigUInt64LE(v.bytes_received, off + 32);
-  buf.fill(0, off + 40, off + 40 + 16).write(v.comm, off + 40, 15, 'latin1');
-  buf.writeUInt32LE(v.tgid, off + 56);
-  buf.writeUInt32LE(v.resets_sent, off + 60);
-  buf.writeUInt32LE(v.resets_received, off + 64);
-  buf.writeUInt8(v.role, off + 68);
-  buf.writeUInt8(v.flags, off + 69);
-  buf.writeUInt8(v.family, off + 70);
-  buf.writeUInt8(v.state_before_close, off + 71);
-  buf.writeUInt16LE(v.sport, off + 72);
-  buf.writeUInt16LE(v.dport, off + 74);
-  buf.writeUInt32LE(v.io_count, off + 76);
-  buf.set(v.saddr.subarray(0, 16), off + 80);
-  buf.set(v.daddr.subarray(0, 16), off + 96);
+  buf.writeBigUInt64LE(v.cgroup_id, off + 8);
+  buf.writeBigUInt64LE(v.bytes_sent, off + 16);
+  buf.writeBigUInt64LE(v.bytes_received, off + 24);
+  buf.fill(0, off + 32, off + 32 + 16).write(v.comm, off + 32, 15, 'latin1');
+  buf.writeUInt32LE(v.tgid, off + 48);
+  buf.writeUInt32LE(v.resets_sent, off + 52);
+  buf.writeUInt32LE(v.resets_received, off + 56);
+  buf.writeUInt8(v.role, off + 60);
+  buf.writeUInt8(v.flags, off + 61);
+  buf.writeUInt8(v.family, off + 62);
+  buf.writeUInt8(v.state_before_close, off + 63);
+  buf.writeUInt16LE(v.sport, off + 64);
+  buf.writeUInt16LE(v.dport, off + 66);
+  buf.set(v.saddr.subarray(0, 16), off + 72);
+  buf.set(v.daddr.subarray(0, 16), off + 88);
 }
 
 export const SIZEOF_LF_TCP_DATA = 8224;
