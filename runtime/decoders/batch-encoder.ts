@@ -178,56 +178,33 @@ function put(out: Buffer, o: number, src: Uint8Array): number {
   return o + n;
 }
 
-function writeStrHeader(out: Buffer, o: number, n: number): number {
-  if (n < 32) {
-    out[o] = 0xa0 | n;
+/**
+ * A msgpack length header: the fix form when `n` < fixLimit, else the
+ * 8-, 16- or 32-bit form (`tag8` 0 = the type has no 8-bit form).
+ */
+function writeSized(out: Buffer, o: number, n: number, fix: number, fixLimit: number, tag8: number, tag16: number, tag32: number): number {
+  if (n < fixLimit) {
+    out[o] = fix | n;
     return o + 1;
   }
-  if (n < 0x100) {
-    out[o] = 0xd9;
+  if (tag8 && n < 0x100) {
+    out[o] = tag8;
     out[o + 1] = n;
     return o + 2;
   }
   if (n < 0x10000) {
-    out[o] = 0xda;
+    out[o] = tag16;
     out.writeUInt16BE(n, o + 1);
     return o + 3;
   }
-  out[o] = 0xdb;
+  out[o] = tag32;
   out.writeUInt32BE(n, o + 1);
   return o + 5;
 }
 
-function writeBinHeader(out: Buffer, o: number, n: number): number {
-  if (n < 0x100) {
-    out[o] = 0xc4;
-    out[o + 1] = n;
-    return o + 2;
-  }
-  if (n < 0x10000) {
-    out[o] = 0xc5;
-    out.writeUInt16BE(n, o + 1);
-    return o + 3;
-  }
-  out[o] = 0xc6;
-  out.writeUInt32BE(n, o + 1);
-  return o + 5;
-}
-
-function writeArrayHeader(out: Buffer, o: number, n: number): number {
-  if (n < 16) {
-    out[o] = 0x90 | n;
-    return o + 1;
-  }
-  if (n < 0x10000) {
-    out[o] = 0xdc;
-    out.writeUInt16BE(n, o + 1);
-    return o + 3;
-  }
-  out[o] = 0xdd;
-  out.writeUInt32BE(n, o + 1);
-  return o + 5;
-}
+const writeStrHeader = (out: Buffer, o: number, n: number): number => writeSized(out, o, n, 0xa0, 32, 0xd9, 0xda, 0xdb);
+const writeBinHeader = (out: Buffer, o: number, n: number): number => writeSized(out, o, n, 0, 0, 0xc4, 0xc5, 0xc6);
+const writeArrayHeader = (out: Buffer, o: number, n: number): number => writeSized(out, o, n, 0x90, 16, 0, 0xdc, 0xdd);
 
 function writeUint(out: Buffer, o: number, v: number): number {
   if (v < 0x80) {
