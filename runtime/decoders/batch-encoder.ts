@@ -3,6 +3,12 @@
 // Records travel as the exact bytes the kernel wrote (`bin`); nothing is
 // decoded. One pass sizes the batch, one Buffer is allocated, a second pass
 // writes it by hand: no intermediate objects, no per-record allocation.
+//
+// Hand-written because it is the per-batch hot path, where it measures several
+// times msgpackr's speed (docs/benchmarks.md). Its bytes are exactly what
+// msgpackr writes for the same object (`new Packr({ useRecords: false,
+// variableMapSize: true })`, numbers below 2^32, bigints above): a property
+// test (test/unit/decoders-batch-encoder.test.ts) holds it to that.
 
 export const BATCH_VERSION = 1;
 
@@ -56,8 +62,9 @@ const binHeaderSize = (n: number): number => (n < 0x100 ? 2 : n < 0x10000 ? 3 : 
 const arrayHeaderSize = (n: number): number => (n < 16 ? 1 : n < 0x10000 ? 3 : 5);
 const strHeaderSize = (n: number): number => (n < 32 ? 1 : n < 0x100 ? 2 : n < 0x10000 ? 3 : 5);
 
+/** Unsigned integers up to 2^32 - 1 (larger ones travel as bigints). */
 function uintSize(v: number): number {
-  return v < 0x80 ? 1 : v < 0x100 ? 2 : v < 0x10000 ? 3 : v <= 0xffffffff ? 5 : 9;
+  return v < 0x80 ? 1 : v < 0x100 ? 2 : v < 0x10000 ? 3 : 5;
 }
 const U32 = 0xffffffffn;
 function bigUintSize(v: bigint): number {
@@ -163,7 +170,7 @@ export function emptyBatch(probe: string, schema = 1): Buffer {
 }
 
 function checkUint(v: number, what: string): number {
-  if (!Number.isSafeInteger(v) || v < 0) throw new RangeError(`batch encoder: ${what} must be a non-negative integer`);
+  if (!Number.isInteger(v) || v < 0 || v > 0xffffffff) throw new RangeError(`batch encoder: ${what} must be an integer from 0 to 2^32 - 1`);
   return v;
 }
 
@@ -221,19 +228,22 @@ function writeUint(out: Buffer, o: number, v: number): number {
     out.writeUInt16BE(v, o + 1);
     return o + 3;
   }
-  if (v <= 0xffffffff) {
-    out[o] = 0xce;
-    out.writeUInt32BE(v, o + 1);
-    return o + 5;
-  }
-  out[o] = 0xcf;
-  out.writeBigUInt64BE(BigInt(v), o + 1);
-  return o + 9;
+  out[o] = 0xce;
+  out.writeUInt32BE(v, o + 1);
+  return o + 5;
 }
 
+const I64_MAX = (1n << 63n) - 1n;
+
+/** Above 2^32 - 1: int64 while it fits (as msgpackr writes a bigint), uint64 beyond. Readers take both as unsigned. */
 function writeBigUint(out: Buffer, o: number, v: bigint): number {
   if (v <= U32) return writeUint(out, o, Number(v));
-  out[o] = 0xcf;
-  out.writeBigUInt64BE(BigInt.asUintN(64, v), o + 1);
+  if (v <= I64_MAX) {
+    out[o] = 0xd3;
+    out.writeBigInt64BE(v, o + 1);
+  } else {
+    out[o] = 0xcf;
+    out.writeBigUInt64BE(BigInt.asUintN(64, v), o + 1);
+  }
   return o + 9;
 }

@@ -1,6 +1,6 @@
 // Fuzzes sdk/guest/c/lf_msgpack.h and lf_batch.h: compiled natively with ASan and
 // UBSan (test/sdk/c/mp_harness.c), fed random bytes, random msgpack values from
-// the TypeScript encoder (the C reading must match the value), and random valid
+// msgpackr, as the SDK host encodes them (the C reading must match the value), and random valid
 // and damaged batches. Any out-of-bounds read aborts the harness.
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
@@ -44,8 +44,12 @@ const hex = (b: Uint8Array | string): string => Buffer.from(b as never).toString
 function dumpOf(v: MsgValue): string {
   if (v === null) return 'n';
   if (typeof v === 'boolean') return v ? 't' : 'f';
-  if (typeof v === 'bigint') return v >= 0n ? `u${v}` : `i${v}`;
-  if (typeof v === 'number') return Number.isInteger(v) ? (v >= 0 ? `u${v}` : `i${v}`) : `d${v}`;
+  if (typeof v === 'bigint' || (typeof v === 'number' && Number.isInteger(v))) {
+    // The encoder (msgpackr) writes 64-bit values as int64 while they fit, else uint64.
+    const n = BigInt(v);
+    return n < 0n || (n >= 1n << 32n && n < 1n << 63n) ? `i${n}` : `u${n}`;
+  }
+  if (typeof v === 'number') return `d${v}`;
   if (typeof v === 'string') return 's' + hex(Buffer.from(v, 'utf8'));
   if (v instanceof Uint8Array) return 'b' + hex(v);
   if (Array.isArray(v)) return `[${v.length}${v.map((x) => ' ' + dumpOf(x)).join('')}]`;

@@ -2,7 +2,16 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { encodeBatch, emptyBatch } from '../../runtime/decoders/batch-encoder';
-import { decodeMsgpack } from '../../runtime/decoders/msgpack-reader';
+import { Packr, Unpackr } from 'msgpackr';
+import { encodeBatch as encodeFixtureBatch } from '../../sdk/host/fixtures';
+
+/** The oracle: msgpackr, writing what the hand-written encoder must match byte for byte. */
+const packr = new Packr({ useRecords: false, variableMapSize: true });
+// 'auto': numbers while exact, bigints beyond 2^53 (msgpackr supports it; its typings do not list it yet).
+const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, int64AsType: 'auto' as 'bigint' });
+const decodeMsgpack = (b: Buffer): unknown => unpackr.unpack(b);
+/** Integers as the encoder writes them: numbers below 2^32, bigints above. */
+const int = (v: bigint): number | bigint => (v <= 0xffffffffn ? Number(v) : v);
 
 const hex = (s: string): string => s.replace(/\s+/g, '');
 
@@ -72,7 +81,7 @@ test('empty batch decodes', () => {
   assert.deepEqual(decodeMsgpack(emptyBatch('tcp')), { v: 1, probe: 'tcp', schema: 1, records: [], logs: false });
 });
 
-test('property: every batch round-trips through a msgpack reader', () => {
+test('property: every batch is byte for byte what msgpackr writes for it, and reads back the same', () => {
   const seg = fc.record({
     connection: fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }),
     direction: fc.constantFrom(0 as const, 1 as const),
@@ -83,13 +92,22 @@ test('property: every batch round-trips through a msgpack reader', () => {
   fc.assert(
     fc.property(
       fc.string({ maxLength: 300 }),
-      fc.nat(),
+      fc.oneof(fc.nat(), fc.integer({ min: 0, max: 0xffffffff })),
       fc.array(fc.uint8Array({ minLength: 1, maxLength: 600 }).map((a) => Buffer.from(a)), { maxLength: 40 }),
       fc.array(seg, { maxLength: 20 }),
       fc.array(fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }), { maxLength: 20 }),
       fc.boolean(),
       (probe, schema, records, streams, closed, logs) => {
         const batch = encodeBatch({ probe, schema, records, streams, closed, logs });
+        const object: Record<string, unknown> = { v: 1, probe, schema, records };
+        if (streams.length > 0) {
+          object.streams = streams.map((s) => ({
+            c: int(s.connection), d: s.direction, data: Buffer.concat(s.data), eos: s.eos, ...(s.gap ? { gap: true } : {}),
+          }));
+        }
+        if (closed.length > 0) object.closed = closed.map(int);
+        object.logs = logs;
+        assert.equal(batch.toString('hex'), packr.pack(object).toString('hex'));
         const doc = decodeMsgpack(batch) as Record<string, unknown>;
         assert.equal(doc.probe, probe);
         assert.equal(doc.schema, schema);
@@ -114,4 +132,23 @@ test('property: every batch round-trips through a msgpack reader', () => {
     ),
     { numRuns: 300 },
   );
+});
+
+test('the SDK fixtures encode batches the same bytes as the daemon', () => {
+  const records = [Buffer.from('01aa', 'hex'), Buffer.alloc(300, 7)];
+  const daemon = encodeBatch({
+    probe: 'tcp', schema: 1, records, logs: true,
+    streams: [{ connection: 5n, direction: 1, data: [Buffer.from('hello')], eos: true, gap: true }],
+    closed: [9n, 1n << 40n],
+  });
+  const fixture = encodeFixtureBatch({
+    probe: 'tcp', schema: 1, logs: true, records: records.map((r) => r.toString('hex')),
+    streams: [{ c: 5, d: 'ingress', data: 'hello', eos: true, gap: true }], closed: [9, String(1n << 40n)],
+  });
+  // Same map, keys in another order: the fixture writes logs before records.
+  assert.deepEqual(decodeMsgpack(fixture.bytes), decodeMsgpack(daemon));
+});
+
+test('a schema beyond 32 bits is refused', () => {
+  assert.throws(() => encodeBatch({ probe: 'tcp', schema: 2 ** 32, records: [], logs: false }), /schema must be an integer from 0 to 2\^32 - 1/);
 });

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { decodeMsgpack } from '../../runtime/decoders/msgpack-reader';
+import { decode as decodeMsgpack } from '../../sdk/host/msgpack';
 import type { DecodeOutput, DecoderInfo } from '../../runtime/decoders/engine';
 import { createHarness, emptyOutput, fakeInfo, fault, type Harness } from '../../runtime/decoders/testing';
 
