@@ -1,56 +1,143 @@
 /**
- * Workload overhead: a loopback TCP request/response workload's throughput
- * with `lightfoot run` watching both of its processes, as a ratio to the same
- * workload unmonitored, measured in the same run with the two conditions
- * interleaved so machine noise hits both alike.
+ * Workload overhead of the TCP probe on a loopback request/response workload
+ * (the C ping-pong of test/workloads/tcp_workload.c), as ratios to the same
+ * workload unmonitored, all measured in one run with the conditions
+ * interleaved (their order rotates every round) so machine noise hits them
+ * alike:
+ * - watched: `lightfoot run` selects both ends (client and server);
+ * - unselected: `lightfoot run` watches another process name only;
+ * - no-op, kept hooks: no daemon, a no-op BPF program on every hook the TCP
+ *   probe attaches (the floor for "watched");
+ * - no-op, per-syscall hooks: no daemon, no-op programs on sock_send_length /
+ *   sock_recv_length, the hooks the probe used to attach (the floor of the
+ *   previous design, and what payload capture still costs at least).
+ *
+ * Run just this one with `npm run bench -- tcp-overhead`.
+ * LIGHTFOOT_BENCH_ROUNDS (default 9) and LIGHTFOOT_BENCH_RUN_MS (default 1500) set its length.
  */
+import { execFileSync } from 'node:child_process';
+import * as path from 'node:path';
 import { buildWorkloads } from '../test/helpers/workloads';
 import { cleanup, spawnWorkload, startServer } from '../test/helpers/process';
 import { startDaemon } from '../test/helpers/daemon';
-import { fmt, median, type BenchSection } from './bench-result';
+import { sumOf } from '../test/helpers/prom';
+import { fmt, median, type BenchRow, type BenchSection } from './bench-result';
+
+type Binding = typeof import('../runtime/native/binding');
 
 const CONNS = 4;
-/** Tiny messages are the worst case (the fixed per-syscall probe cost dominates); 16 KiB is a typical RPC payload. */
+/** Tiny messages are the worst case (a fixed per-syscall cost dominates); 16 KiB is a typical RPC payload. */
 const MSG_SIZES = [64, 16384];
-const DURATION_MS = 2000;
-const PAIRS = Number(process.env.LIGHTFOOT_BENCH_PAIRS ?? 5);
+const RUN_MS = Number(process.env.LIGHTFOOT_BENCH_RUN_MS ?? 1500);
+const ROUNDS = Number(process.env.LIGHTFOOT_BENCH_ROUNDS ?? 9);
+const CLIENT = 'lfbench-cli';
+const SERVER = 'lfbench-srv';
 
-async function pingpong(bin: string, port: number, comm: string, MSG: number): Promise<number> {
-  const c = spawnWorkload(bin, ['pingpong', '--host', '127.0.0.1', '--port', String(port), '--conns', String(CONNS), '--msg-bytes', String(MSG), '--duration-ms', String(DURATION_MS), '--comm', comm]);
-  const m = await c.waitForLine(/^RESULT .*rps=([\d.]+)/, DURATION_MS + 20_000);
+type Condition = 'plain' | 'watched' | 'unselected' | 'noop-kept' | 'noop-per-syscall';
+const CONDITIONS: Condition[] = ['plain', 'watched', 'unselected', 'noop-kept', 'noop-per-syscall'];
+const TARGET: Partial<Record<Condition, Record<number, number>>> = {
+  watched: { 64: 0.97, 16384: 0.99 },
+  unselected: { 64: 0.995, 16384: 0.995 },
+};
+
+async function pingpong(bin: string, port: number, msg: number): Promise<number> {
+  const c = spawnWorkload(bin, ['pingpong', '--host', '127.0.0.1', '--port', String(port), '--conns', String(CONNS), '--msg-bytes', String(msg), '--duration-ms', String(RUN_MS), '--comm', CLIENT]);
+  const m = await c.waitForLine(/^RESULT .*rps=([\d.]+)/, RUN_MS + 20_000);
   await c.exited;
   return Number(m[1]);
 }
 
-async function pairs(bin: string, port: number, msg: number): Promise<{ plain: number[]; watched: number[] }> {
-  const plain: number[] = [];
-  const watched: number[] = [];
-  await pingpong(bin, port, 'lfbench-cli', msg); // warm-up
-  for (let i = 0; i < PAIRS; i++) {
-    plain.push(await pingpong(bin, port, 'lfbench-cli', msg));
-    const d = await startDaemon(['--comm', 'lfbench-cli', '--comm', 'lfbench-srv', '--no-events']);
-    try {
-      watched.push(await pingpong(bin, port, 'lfbench-cli', msg));
-    } finally {
-      await d.stop();
-    }
-  }
-  return { plain, watched };
+/** No-op programs of test/fixtures/bpf/noop_hooks.bpf.c whose names start with `prefix`, attached. */
+function attachNoop(nb: Binding, file: string, prefix: string): () => void {
+  const obj = nb.BpfObject.open(file);
+  const names = obj.programs().map((p) => p.name);
+  for (const n of names) obj.setAutoload(n, n.startsWith(prefix));
+  obj.load();
+  const links = names.filter((n) => n.startsWith(prefix)).map((n) => obj.attach(n));
+  return () => {
+    for (const l of links) l.destroy();
+    obj.close();
+  };
 }
 
+/** One run of the workload under `cond`; checks that "watched" really watched both ends. */
+async function runUnder(cond: Condition, bin: string, port: number, msg: number, noopFile: string, nb: Binding): Promise<number> {
+  switch (cond) {
+    case 'plain':
+      return pingpong(bin, port, msg);
+    case 'noop-kept':
+    case 'noop-per-syscall': {
+      const detach = attachNoop(nb, noopFile, cond === 'noop-kept' ? 'lf_noop_kept_' : 'lf_noop_per_syscall_');
+      try {
+        return await pingpong(bin, port, msg);
+      } finally {
+        detach();
+      }
+    }
+    case 'watched':
+    case 'unselected': {
+      const sel = cond === 'watched' ? ['--comm', CLIENT, '--comm', SERVER] : ['--comm', 'lfbench-other'];
+      const d = await startDaemon([...sel, '--no-events']);
+      try {
+        const rps = await pingpong(bin, port, msg);
+        if (cond === 'watched') {
+          const s = await d.scrape();
+          const opened = [CLIENT, SERVER].map((comm) => sumOf(s, 'lightfoot_tcp_connections_opened_total', { comm }));
+          if (opened.some((n) => n !== CONNS)) throw new Error(`bench: both ends should be watched, opened ${opened.join('/')} of ${CONNS}`);
+        }
+        return rps;
+      } finally {
+        await d.stop();
+      }
+    }
+  }
+}
+
+const quantile = (xs: number[], q: number): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const i = (s.length - 1) * q;
+  return s[Math.floor(i)] + (s[Math.ceil(i)] - s[Math.floor(i)]) * (i - Math.floor(i));
+};
+
 export async function tcpOverhead(): Promise<BenchSection> {
+  const nb = require('../runtime/native/binding') as Binding;
   const { tcpWorkload: bin } = await buildWorkloads();
-  const srv = await startServer(bin, ['pingpong-server', '--port', '0', '--comm', 'lfbench-srv']);
-  const rows: BenchSection['rows'] = [];
+  const fixtures = execFileSync('bash', [path.resolve(__dirname, '../../test/fixtures/bpf/build.sh')], { encoding: 'utf8' }).trim();
+  const noopFile = path.join(fixtures, 'noop_hooks.bpf.o');
+  const srv = await startServer(bin, ['pingpong-server', '--port', '0', '--comm', SERVER]);
+  const rows: BenchRow[] = [];
   try {
     for (const msg of MSG_SIZES) {
-      const { plain, watched } = await pairs(bin, srv.port, msg);
-      const perRequestNs = (1 / median(watched) - 1 / median(plain)) * 1e9;
-      rows.push(
-        { name: `${msg} B messages, unmonitored`, value: median(plain), unit: 'req/s', detail: plain.map((x) => fmt(x)).join(', ') },
-        { name: `${msg} B messages, monitored`, value: median(watched), unit: 'req/s', detail: watched.map((x) => fmt(x)).join(', ') },
-        { name: `${msg} B messages, ratio monitored / unmonitored`, value: median(watched) / median(plain), unit: 'x', detail: `target >= 0.95; ≈ ${fmt(perRequestNs)} ns of CPU per request (4 watched syscalls)` },
-      );
+      const rps = new Map<Condition, number[]>(CONDITIONS.map((c) => [c, []]));
+      const ratios = new Map<Condition, number[]>(CONDITIONS.map((c) => [c, []]));
+      await pingpong(bin, srv.port, msg); // warm-up
+      for (let round = 0; round < ROUNDS; round++) {
+        const order = CONDITIONS.map((_, i) => CONDITIONS[(i + round) % CONDITIONS.length]);
+        const got = new Map<Condition, number>();
+        for (const cond of order) got.set(cond, await runUnder(cond, bin, srv.port, msg, noopFile, nb));
+        for (const cond of CONDITIONS) {
+          rps.get(cond)!.push(got.get(cond)!);
+          ratios.get(cond)!.push(got.get(cond)! / got.get('plain')!);
+        }
+        process.stderr.write(`bench: tcp-overhead ${msg} B round ${round + 1}/${ROUNDS}: ${CONDITIONS.map((c) => `${c} ${fmt(got.get(c)!)}`).join(', ')}\n`);
+      }
+      const plain = rps.get('plain')!;
+      rows.push({ name: `${msg} B messages, unmonitored`, value: median(plain), unit: 'req/s', detail: `median of ${ROUNDS}; ${plain.map((x) => fmt(x)).join(', ')}` });
+      for (const cond of CONDITIONS.filter((c) => c !== 'plain')) {
+        const r = ratios.get(cond)!;
+        const m = median(r);
+        const target = TARGET[cond]?.[msg];
+        const perRequestNs = (1 / (median(plain) * m) - 1 / median(plain)) * 1e9;
+        rows.push({
+          name: `${msg} B messages, ratio ${cond} / unmonitored`,
+          value: m,
+          unit: 'x',
+          detail:
+            `median of ${ROUNDS} per-round ratios, IQR ${fmt(quantile(r, 0.25), 3)}–${fmt(quantile(r, 0.75), 3)}, range ${fmt(Math.min(...r), 3)}–${fmt(Math.max(...r), 3)}; ` +
+            `${fmt(median(rps.get(cond)!))} req/s; ≈ ${fmt(perRequestNs)} ns per request` +
+            (target ? `; target >= ${target}` : ''),
+        });
+      }
     }
   } finally {
     await srv.handle.kill();
@@ -58,7 +145,14 @@ export async function tcpOverhead(): Promise<BenchSection> {
   }
   return {
     title: 'Workload overhead (loopback request/response)',
-    method: `C ping-pong workload (test/workloads/tcp_workload.c), ${CONNS} connections, one write + one read of S bytes per request, TCP_NODELAY, ${DURATION_MS} ms per run; ${PAIRS} unmonitored/monitored pairs interleaved, medians. lightfoot (default flags: no --bpf-stats, --no-events) watches BOTH the client and the server, so every request fires 4 send/recv hooks; 2 vCPUs are saturated by the workload, so every nanosecond of probe work shows.`,
+    method:
+      `C ping-pong workload (test/workloads/tcp_workload.c), ${CONNS} persistent connections, one write + one read of S bytes per request, TCP_NODELAY, ${RUN_MS} ms per run; ` +
+      `${ROUNDS} rounds, each running every condition once in a rotating order; a ratio is condition / unmonitored within one round, and the row gives the median over rounds with its spread. ` +
+      `"watched": lightfoot (default flags: no --bpf-stats, --no-events) selects BOTH the client and the server by --comm (checked: both ends' connections are counted); ` +
+      `"unselected": lightfoot runs with --comm lfbench-other and the workload is outside the selection; ` +
+      `"noop-kept": no daemon, a no-op BPF program on each hook the TCP probe attaches (inet_sock_set_state, tcp_destroy_sock, tcp_send_reset, tcp_receive_reset, sched_process_free): the kernel's floor for "watched"; ` +
+      `"noop-per-syscall": no daemon, no-op programs on sock_send_length and sock_recv_length, the per-send/recv hooks of the previous design (and of payload capture). ` +
+      `2 vCPUs are saturated by the workload, so every nanosecond of probe work shows.`,
     rows,
   };
 }

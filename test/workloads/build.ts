@@ -13,8 +13,8 @@ import { promisify } from 'node:util';
 
 const execFileP = promisify(execFile);
 
-/** Default cache root; override with LIGHTFOOT_WORKLOAD_CACHE. */
-export const DEFAULT_CACHE_DIR = '/var/cache/lightfoot/workloads';
+/** Default cache root (under LIGHTFOOT_CACHE like every build cache); override with LIGHTFOOT_WORKLOAD_CACHE. */
+export const DEFAULT_CACHE_DIR = `${process.env.LIGHTFOOT_CACHE || '/var/cache/lightfoot'}/workloads`;
 
 const CC = process.env.CC || 'cc';
 const CFLAGS = ['-O2', '-Wall', '-Wextra', '-Werror'];
