@@ -35,7 +35,7 @@ enum lf_tcp_event_flag {
 	LF_TCP_F_NEVER_ESTABLISHED = 2, /* CLOSE of a connect() that failed */
 	LF_TCP_F_RESET_SENT = 4,        /* RESET: we sent it */
 	LF_TCP_F_RESET_RECEIVED = 8,    /* RESET: the peer sent it */
-	LF_TCP_F_BYTES_UNTRACKED = 16,  /* send/recv hooks disabled: byte counts unknown */
+	LF_TCP_F_BYTES_UNTRACKED = 16,  /* unused since bytes come from the kernel's own counters; kept for readers */
 };
 
 /* Slots of the per-CPU lf_tcp_stats array (conservation: attempted = emitted + dropped). */
@@ -43,7 +43,7 @@ enum lf_tcp_stat {
 	LF_TCP_STAT_EMITTED = 0,       /* records submitted to the ring buffer */
 	LF_TCP_STAT_DROPPED = 1,       /* ring buffer full: record lost */
 	LF_TCP_STAT_TRACKED = 2,       /* connections that entered the socket map */
-	LF_TCP_STAT_FILTERED = 3,      /* first touches by processes outside the selection */
+	LF_TCP_STAT_FILTERED = 3,      /* connect/listen/close by processes outside the selection */
 	LF_TCP_STAT_MAP_FULL = 4,      /* socket map insert failures */
 	LF_TCP_STAT_DATA_EMITTED = 5,  /* payload records submitted (data ring buffer) */
 	LF_TCP_STAT_DATA_DROPPED = 6,  /* payload records lost: data ring buffer full */
@@ -67,8 +67,8 @@ struct lf_tcp_event {
 	__u8 saddr[16];   /* IPv4 in the first 4 bytes */
 	__u8 daddr[16];
 	char comm[16];    /* process (group leader) name */
-	__u64 bytes_sent;      /* payload bytes the owner wrote (send/write syscalls) */
-	__u64 bytes_received;  /* payload bytes the owner read (recv/read syscalls) */
+	__u64 bytes_sent;      /* payload bytes the owner wrote (accepted into the send buffer) */
+	__u64 bytes_received;  /* payload bytes received in order (whether read yet or not) */
 	__u64 bytes_acked;     /* tcp_sock.bytes_acked */
 	__u64 bytes_retrans;   /* tcp_sock.bytes_retrans */
 	__u32 total_retrans;   /* tcp_sock.total_retrans: retransmitted segments */
@@ -111,14 +111,26 @@ struct lf_comm_key {
 	char comm[16];
 };
 
-/* Per-connection state in the lf_tcp_socks map (key: socket cookie). Shared
- * with the host so that, at shutdown, it can report the counters of
- * connections that are still open. */
+/* Bits of lf_tcp_sock.track: what the byte arithmetic needs to know. */
+enum lf_tcp_track_flag {
+	LF_TCP_T_COUNTING = 1,   /* baselines taken: bytes are counted from here */
+	LF_TCP_T_FIN_QUEUED = 2, /* our FIN is in write_seq (it takes one sequence number) */
+	LF_TCP_T_FROZEN = 4,     /* at CLOSE: the *_final values hold (tcp_disconnect zeroes the kernel's) */
+	LF_TCP_T_OPENED = 8,     /* an OPEN event went out */
+};
+
+/* Per-connection state in the lf_tcp_socks socket storage. Bytes are not
+ * summed per syscall: they are the kernel's own per-socket counters
+ * (tcp_sock.bytes_acked, write_seq, snd_una, bytes_received) minus the
+ * baselines taken when tracking started. Shared with the host so a reader can
+ * be generated from it. */
 struct lf_tcp_sock {
 	__u64 open_ts_ns;
 	__u64 cgroup_id;
-	__u64 bytes_sent;
-	__u64 bytes_received;
+	__u64 sent_base;       /* kernel send total when counting started */
+	__u64 received_base;   /* kernel in-order receive total when counting started */
+	__u64 sent_final;      /* valid with LF_TCP_T_FROZEN */
+	__u64 received_final;
 	char comm[16];
 	__u32 tgid;
 	__u32 resets_sent;
@@ -131,7 +143,8 @@ struct lf_tcp_sock {
 	__u8 state_before_close; /* reported as old_state of the CLOSE event */
 	__u16 sport;
 	__u16 dport;
-	__u8 _pad1[4];
+	__u8 track;              /* enum lf_tcp_track_flag bits */
+	__u8 _pad1[3];
 	__u8 saddr[16];
 	__u8 daddr[16];
 };

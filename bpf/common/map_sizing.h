@@ -3,10 +3,10 @@
 #ifndef LIGHTFOOT_MAP_SIZING_H
 #define LIGHTFOOT_MAP_SIZING_H
 
-#define LF_MAX_PASSIVE_PENDING 16384   /* LRU: accepted, not yet touched by a process */
 #define LF_MAX_ALLOWED_TGIDS 4096
 #define LF_MAX_ALLOWED_CGROUPS 1024
 #define LF_MAX_ALLOWED_COMMS 256
+#define LF_MAX_ADOPTIONS 65536        /* open sockets of selected processes noted by one walk */
 #define LF_MAX_IO_IN_FLIGHT 16384      /* send/recv syscalls being captured at once */
 #define LF_MAX_CGROUP_DEPTH 16         /* ancestors checked for --cgroup */
 #define LF_DEFAULT_RINGBUF_BYTES (8 * 1024 * 1024)

@@ -85,4 +85,50 @@ static __always_inline bool lf_current_selected(__u32 tgid)
 	return false;
 }
 
+/* The same decision for a task other than the current one (the host's walk of
+ * open files runs in the daemon's context, on behalf of every process). */
+static __always_inline __u64 lf_task_cgroup_id(struct task_struct *task)
+{
+	return BPF_CORE_READ(task, cgroups, dfl_cgrp, kn, id);
+}
+
+static __always_inline bool lf_task_cgroup_selected(struct task_struct *task)
+{
+	struct cgroup *cg = BPF_CORE_READ(task, cgroups, dfl_cgrp);
+
+	for (int level = 0; level < LF_MAX_CGROUP_DEPTH && cg; level++) {
+		__u64 id = BPF_CORE_READ(cg, kn, id);
+
+		if (bpf_map_lookup_elem(&lf_allow_cgroup, &id))
+			return true;
+		/* struct cgroup starts with its own css: the parent css is the parent cgroup. */
+		cg = (struct cgroup *)BPF_CORE_READ(cg, self.parent);
+	}
+	return false;
+}
+
+static __always_inline bool lf_task_selected(struct task_struct *task)
+{
+	__u32 tgid = BPF_CORE_READ(task, tgid);
+
+	if (tgid == lf_cfg_self_tgid)
+		return false;
+	if (lf_cfg_select_all)
+		return true;
+	if (bpf_map_lookup_elem(&lf_allow_tgid, &tgid))
+		return true;
+	if (lf_cfg_filter_comm) {
+		struct lf_comm_key key = {};
+
+		struct task_struct *leader = BPF_CORE_READ(task, group_leader);
+
+		bpf_probe_read_kernel(key.comm, 16, &leader->comm);
+		if (bpf_map_lookup_elem(&lf_allow_comm, &key))
+			return true;
+	}
+	if (lf_cfg_filter_cgroup && lf_task_cgroup_selected(task))
+		return true;
+	return false;
+}
+
 #endif

@@ -1,6 +1,7 @@
 /**
  * The TCP probe: which programs of bpf/tcp.bpf.c attach where, and how a run's
- * options become rodata constants.
+ * options become rodata constants. Without payload capture every attached hook
+ * fires per connection (state change, reset, destruction), none per send/recv.
  */
 import { ProbeSpec, ProgramSpec, rodata } from '../../runtime/probes/probe-spec';
 
@@ -23,25 +24,41 @@ export interface TcpProbeConfig {
 
 export const TCP_RING_BUFFER = 'lf_tcp_events';
 export const TCP_DATA_RING_BUFFER = 'lf_tcp_data_events';
-/** Iterator the host runs every flush interval and at shutdown: a FLUSH of every tracked connection. */
+/** Iterator the host runs every flush interval and at shutdown: a FLUSH of every tracked connection of its network namespace. */
 export const TCP_FLUSH_ITERATOR = 'lf_tcp_flush_iter';
-/** The socket-local storage of tracked connections, which that iterator walks. */
+/** The socket-local storage of tracked connections. */
 export const TCP_SOCKETS_MAP = 'lf_tcp_socks';
+/** Iterators the host runs, in this order, at start and when a rescan finds new targets:
+ * they take over the listeners and open connections selected processes already had
+ * (the first notes them from every process's open files, the second claims them). */
+export const TCP_ADOPT_ITERATOR = 'lf_tcp_adopt_iter';
+export const TCP_CLAIM_ITERATOR = 'lf_tcp_claim_iter';
 /** Largest capture per syscall: LF_TCP_DATA_MAX - 1 (bpf/tcp.h). */
 export const TCP_CAPTURE_MAX = 8191;
 
 const CAPTURED_SYSCALLS = ['write', 'sendto', 'writev', 'read', 'recvfrom', 'readv'];
 
-/** One entry and one exit program per captured syscall (bpf/tcp_capture.bpf.h). */
+/**
+ * Payload capture, loaded only when a decoder subscribes to streams: the socket
+ * hooks say which tracked connection a syscall moves bytes on, and one entry and
+ * one exit program per captured syscall copy them (bpf/tcp_capture.bpf.h).
+ * These are the only per-send/recv hooks of the probe.
+ */
 function capturePrograms(): ProgramSpec[] {
-  return CAPTURED_SYSCALLS.flatMap((sc) =>
+  const socketHooks: ProgramSpec[] = ['send', 'recv'].map((dir) => ({
+    name: `lf_tcp_${dir}_length`,
+    attach: { kind: 'auto' as const },
+    required: false,
+    degrades: `payload ${dir === 'send' ? 'sent' : 'received'} is not captured for stream decoders`,
+  }));
+  return socketHooks.concat(CAPTURED_SYSCALLS.flatMap((sc) =>
     ['enter', 'exit'].map((side) => ({
       name: `lf_tcp_${side}_${sc}`,
       attach: { kind: 'auto' as const },
       required: false,
       degrades: `payload of ${sc}() is not captured for stream decoders`,
     })),
-  );
+  ));
 }
 export const TCP_STATS_MAP = 'lf_tcp_stats';
 
@@ -59,18 +76,12 @@ export function tcpProbe(cfg: TcpProbeConfig): ProbeSpec {
         required: false,
         degrades: 'live connections report their counters only at close (no periodic or shutdown flush)',
       },
-      {
-        name: 'lf_tcp_send_length',
-        attach: { kind: 'auto' },
+      ...[TCP_ADOPT_ITERATOR, TCP_CLAIM_ITERATOR].map((name) => ({
+        name,
+        attach: { kind: 'on-demand' as const },
         required: false,
-        degrades: 'bytes sent are not counted; accepted connections are claimed only at close',
-      },
-      {
-        name: 'lf_tcp_recv_length',
-        attach: { kind: 'auto' },
-        required: false,
-        degrades: 'bytes received are not counted; accepted connections are claimed only at close',
-      },
+        degrades: 'listeners and connections opened before their process was selected are watched only from their close (new ones are watched in full)',
+      })),
       { name: 'lf_tcp_send_reset', attach: { kind: 'auto' }, required: false, degrades: 'resets sent are not counted' },
       {
         name: 'lf_tcp_receive_reset',

@@ -23,7 +23,8 @@ import { builtinDecoders, resolveDecoderSources } from '../decoders/manifest';
 import { engineOptionsFor, loadNativeEngine } from '../decoders/engine';
 import { DecoderManager } from '../decoders/decoder-manager';
 import { packageRoot } from '../package-root';
-import { TCP_FLUSH_ITERATOR, TCP_SOCKETS_MAP, TCP_STATS_MAP, tcpProbe } from '../../probes/tcp/manifest';
+import { TCP_FLUSH_ITERATOR, TCP_STATS_MAP, tcpProbe } from '../../probes/tcp/manifest';
+import { CLAIM_PROGRAMS, existingSocketClaimer } from '../../probes/tcp/claim-existing';
 import { LF_TCP_STAT } from '../../probes/tcp/generated/events';
 import { TcpPipeline } from './tcp-pipeline';
 import { MonotonicClock } from './clock';
@@ -127,6 +128,9 @@ export async function runDaemon(opts: RunOptions): Promise<number> {
   for (const pid of opts.pids) selection.allowTgid(pid);
   for (const comm of opts.comms) selection.allowComm(comm);
   for (const cg of cgroups) selection.allowCgroup(cg.id);
+  // Sockets the selected processes already hold; new ones are claimed by the kernel hooks.
+  const claimExisting = existingSocketClaimer(probe.object, !probe.disabled.some((d) => CLAIM_PROGRAMS.includes(d.program)), log);
+  const preexisting = claimExisting();
 
   const cpus = native.possibleCpus();
   const kernelStats = (): Record<string, bigint> => {
@@ -149,7 +153,7 @@ export async function runDaemon(opts: RunOptions): Promise<number> {
   const flushOpenConnections = (): number => {
     if (!canFlush) return 0;
     try {
-      return probe.object.runIterator(TCP_FLUSH_ITERATOR, TCP_SOCKETS_MAP).length / 8; // one cookie each
+      return probe.object.runIterator(TCP_FLUSH_ITERATOR).length / 8; // one cookie each
     } catch (err) {
       log.warn('could not flush the counters of open connections', { reason: (err as Error).message });
       return 0;
@@ -173,6 +177,7 @@ export async function runDaemon(opts: RunOptions): Promise<number> {
         log.info('target exited', { pid: t.pid, comm: t.comm });
         if (t.reason === 'pid') selection.forgetTgid(t.pid);
       }
+      if (diff.added.length > 0) claimExisting();
     };
     timer = setInterval(tick, opts.rescanIntervalMs);
     flushTimer = setInterval(flushOpenConnections, opts.flushIntervalMs);
@@ -182,6 +187,7 @@ export async function runDaemon(opts: RunOptions): Promise<number> {
       disabledPrograms: probe.disabled.map((d) => d.program),
       decoders: manager.status().map((d) => ({ name: d.label, state: d.state })),
       payloadCapture: streams,
+      preexistingSockets: preexisting,
       targets: targets.current().map((t) => ({ pid: t.pid, comm: t.comm })),
     });
     await waitForSignal(log);

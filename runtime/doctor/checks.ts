@@ -29,7 +29,7 @@ export function checkKernel(): CheckResult {
       check: 'kernel',
       status: 'warn',
       detail: v.release,
-      fix: 'Linux 6.1+ has sock_send_length/sock_recv_length; without them byte counts are unavailable',
+      fix: 'Linux 6.1+ has sock_send_length/sock_recv_length; without them stream decoders get no payload',
     };
   }
   return { check: 'kernel', status: 'ok', detail: v.release };

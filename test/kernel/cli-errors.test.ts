@@ -74,7 +74,7 @@ test('doctor passes as root and lists every program of the TCP probe as loading'
   const programs = report.checks.filter((c) => c.check.startsWith('program '));
   assert.deepEqual(
     programs.map((c) => [c.check, c.status]),
-    ['lf_tcp_set_state', 'lf_tcp_destroy_sock', 'lf_tcp_flush_iter', 'lf_tcp_send_length', 'lf_tcp_recv_length', 'lf_tcp_send_reset', 'lf_tcp_receive_reset', 'lf_tcp_process_free'].map((p) => [`program ${p}`, 'ok']),
+    ['lf_tcp_set_state', 'lf_tcp_destroy_sock', 'lf_tcp_flush_iter', 'lf_tcp_adopt_iter', 'lf_tcp_claim_iter', 'lf_tcp_send_reset', 'lf_tcp_receive_reset', 'lf_tcp_process_free'].map((p) => [`program ${p}`, 'ok']),
   );
   assert.deepEqual(bpfObjectsNamed('lf_').progs, [], 'doctor leaves nothing loaded');
 });

@@ -186,32 +186,37 @@ export function writeLfTcpStats(buf: Buffer, off: number, v: LfTcpStats): void {
   v.counters.forEach((x, i) => buf.writeBigUInt64LE(x, off + 0 + i * 8));
 }
 
-export const SIZEOF_LF_TCP_SOCK = 104;
+export const SIZEOF_LF_TCP_SOCK = 120;
 
 export const LF_TCP_SOCK_OFFSETS = {
   open_ts_ns: 0,
   cgroup_id: 8,
-  bytes_sent: 16,
-  bytes_received: 24,
-  comm: 32,
-  tgid: 48,
-  resets_sent: 52,
-  resets_received: 56,
-  role: 60,
-  flags: 61,
-  family: 62,
-  state_before_close: 63,
-  sport: 64,
-  dport: 66,
-  saddr: 72,
-  daddr: 88,
+  sent_base: 16,
+  received_base: 24,
+  sent_final: 32,
+  received_final: 40,
+  comm: 48,
+  tgid: 64,
+  resets_sent: 68,
+  resets_received: 72,
+  role: 76,
+  flags: 77,
+  family: 78,
+  state_before_close: 79,
+  sport: 80,
+  dport: 82,
+  track: 84,
+  saddr: 88,
+  daddr: 104,
 } as const;
 
 export interface LfTcpSock {
   open_ts_ns: bigint;
   cgroup_id: bigint;
-  bytes_sent: bigint;
-  bytes_received: bigint;
+  sent_base: bigint;
+  received_base: bigint;
+  sent_final: bigint;
+  received_final: bigint;
   comm: string;
   tgid: number;
   resets_sent: number;
@@ -222,6 +227,7 @@ export interface LfTcpSock {
   state_before_close: number;
   sport: number;
   dport: number;
+  track: number;
   saddr: Uint8Array;
   daddr: Uint8Array;
 }
@@ -231,20 +237,23 @@ export function readLfTcpSock(buf: Buffer, off: number): LfTcpSock {
   return {
     open_ts_ns: buf.readBigUInt64LE(off + 0),
     cgroup_id: buf.readBigUInt64LE(off + 8),
-    bytes_sent: buf.readBigUInt64LE(off + 16),
-    bytes_received: buf.readBigUInt64LE(off + 24),
-    comm: cString(buf, off + 32, off + 32 + 16),
-    tgid: buf.readUInt32LE(off + 48),
-    resets_sent: buf.readUInt32LE(off + 52),
-    resets_received: buf.readUInt32LE(off + 56),
-    role: buf.readUInt8(off + 60),
-    flags: buf.readUInt8(off + 61),
-    family: buf.readUInt8(off + 62),
-    state_before_close: buf.readUInt8(off + 63),
-    sport: buf.readUInt16LE(off + 64),
-    dport: buf.readUInt16LE(off + 66),
-    saddr: buf.subarray(off + 72, off + 72 + 16),
-    daddr: buf.subarray(off + 88, off + 88 + 16),
+    sent_base: buf.readBigUInt64LE(off + 16),
+    received_base: buf.readBigUInt64LE(off + 24),
+    sent_final: buf.readBigUInt64LE(off + 32),
+    received_final: buf.readBigUInt64LE(off + 40),
+    comm: cString(buf, off + 48, off + 48 + 16),
+    tgid: buf.readUInt32LE(off + 64),
+    resets_sent: buf.readUInt32LE(off + 68),
+    resets_received: buf.readUInt32LE(off + 72),
+    role: buf.readUInt8(off + 76),
+    flags: buf.readUInt8(off + 77),
+    family: buf.readUInt8(off + 78),
+    state_before_close: buf.readUInt8(off + 79),
+    sport: buf.readUInt16LE(off + 80),
+    dport: buf.readUInt16LE(off + 82),
+    track: buf.readUInt8(off + 84),
+    saddr: buf.subarray(off + 88, off + 88 + 16),
+    daddr: buf.subarray(off + 104, off + 104 + 16),
   };
 }
 
@@ -252,20 +261,23 @@ export function readLfTcpSock(buf: Buffer, off: number): LfTcpSock {
 export function writeLfTcpSock(buf: Buffer, off: number, v: LfTcpSock): void {
   buf.writeBigUInt64LE(v.open_ts_ns, off + 0);
   buf.writeBigUInt64LE(v.cgroup_id, off + 8);
-  buf.writeBigUInt64LE(v.bytes_sent, off + 16);
-  buf.writeBigUInt64LE(v.bytes_received, off + 24);
-  buf.fill(0, off + 32, off + 32 + 16).write(v.comm, off + 32, 15, 'latin1');
-  buf.writeUInt32LE(v.tgid, off + 48);
-  buf.writeUInt32LE(v.resets_sent, off + 52);
-  buf.writeUInt32LE(v.resets_received, off + 56);
-  buf.writeUInt8(v.role, off + 60);
-  buf.writeUInt8(v.flags, off + 61);
-  buf.writeUInt8(v.family, off + 62);
-  buf.writeUInt8(v.state_before_close, off + 63);
-  buf.writeUInt16LE(v.sport, off + 64);
-  buf.writeUInt16LE(v.dport, off + 66);
-  buf.set(v.saddr.subarray(0, 16), off + 72);
-  buf.set(v.daddr.subarray(0, 16), off + 88);
+  buf.writeBigUInt64LE(v.sent_base, off + 16);
+  buf.writeBigUInt64LE(v.received_base, off + 24);
+  buf.writeBigUInt64LE(v.sent_final, off + 32);
+  buf.writeBigUInt64LE(v.received_final, off + 40);
+  buf.fill(0, off + 48, off + 48 + 16).write(v.comm, off + 48, 15, 'latin1');
+  buf.writeUInt32LE(v.tgid, off + 64);
+  buf.writeUInt32LE(v.resets_sent, off + 68);
+  buf.writeUInt32LE(v.resets_received, off + 72);
+  buf.writeUInt8(v.role, off + 76);
+  buf.writeUInt8(v.flags, off + 77);
+  buf.writeUInt8(v.family, off + 78);
+  buf.writeUInt8(v.state_before_close, off + 79);
+  buf.writeUInt16LE(v.sport, off + 80);
+  buf.writeUInt16LE(v.dport, off + 82);
+  buf.writeUInt8(v.track, off + 84);
+  buf.set(v.saddr.subarray(0, 16), off + 88);
+  buf.set(v.daddr.subarray(0, 16), off + 104);
 }
 
 export const SIZEOF_LF_TCP_DATA = 8224;
