@@ -125,9 +125,10 @@ export async function startControlServer(opts: ControlServerOptions): Promise<Co
     });
     handle(req, res).catch((err: unknown) => {
       if (err instanceof HttpError) {
-        // A body we refused to read: close the connection rather than read more of it.
-        if ((err.status === 413 || err.status === 401) && !res.headersSent) res.setHeader('connection', 'close');
         send(res, err.status, { error: err.message });
+        // The rest of a body we refused is read and discarded (bounded by requestTimeout):
+        // closing with unread data would reset the connection before the client reads the answer.
+        req.resume();
         return;
       }
       log.warn('control request failed', { err, url: req.url, method: req.method });
