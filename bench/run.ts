@@ -10,6 +10,7 @@ import { tcpOverhead } from './tcp-overhead';
 import { hostThroughput } from './host-throughput';
 import { decoderThroughput } from './decoder-throughput';
 import { decoderEngine } from './decoder-engine';
+import { kubeEnrichment } from './kube-enrichment';
 
 const DOC = path.resolve(__dirname, '../../docs/benchmarks.md');
 const BEGIN = '<!-- BEGIN RESULTS (written by npm run bench) -->';
@@ -32,6 +33,7 @@ async function main(): Promise<void> {
     ['host-throughput', hostThroughput],
     ['decoder-throughput', () => decoderThroughput()],
     ['decoder-engine', decoderEngine],
+    ['kube-enrichment', () => kubeEnrichment()],
   ];
   const sections: BenchSection[] = [];
   for (const [name, fn] of all) {
