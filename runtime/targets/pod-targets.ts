@@ -144,10 +144,12 @@ export function locateContainerCgroup(
   podUid: string,
   ref: ContainerRef,
   cgroupRoot = '/',
+  search = true,
 ): string | undefined {
   for (const rel of containerCgroupCandidates(podUid, ref, cgroupRoot)) {
     if (cgfs.dirIno(path.join(mountPoint, rel)) !== undefined) return rel;
   }
+  if (!search) return undefined;
   let budget = SEARCH_MAX_DIRS;
   const queue: { rel: string; depth: number }[] = [{ rel: '/', depth: 0 }];
   while (queue.length > 0 && budget > 0) {
@@ -194,7 +196,12 @@ interface ContainerState {
   pids: number[];
   attached: boolean;
   error: string | null;
+  /** Clock time of the last bounded walk for it (the known layouts are tried every rescan). */
+  searchedAt?: number;
 }
+
+/** An unresolved container's tree walk is repeated at most this often. */
+const SEARCH_EVERY_MS = 10_000;
 
 export interface PodTargetsOptions {
   selection: PodSelection;
@@ -303,8 +310,11 @@ export class PodTargets {
       c.error = 'no cgroup hierarchy is mounted';
       return;
     }
+    const now = this.#clock();
+    const search = c.searchedAt === undefined || now - c.searchedAt >= SEARCH_EVERY_MS;
+    if (search) c.searchedAt = now;
     for (const h of hierarchies) {
-      const rel = locateContainerCgroup(this.#fs, h.mountPoint, c.pod.uid, c.ref, this.#root);
+      const rel = locateContainerCgroup(this.#fs, h.mountPoint, c.pod.uid, c.ref, this.#root, search);
       if (rel === undefined) continue;
       const ino = this.#fs.dirIno(path.join(h.mountPoint, rel));
       if (ino === undefined) continue;

@@ -216,3 +216,49 @@ test('a rotated token file is picked up; the old token stops working', async () 
   assert.equal(t.accepts('Bearer first-token-0123456789'), false);
   assert.equal(t.accepts('Bearer second-token-0123456789abc'), true);
 });
+
+test('over TLS: the same API with a self-signed certificate; plain HTTP is refused', async () => {
+  const { execFileSync } = await import('node:child_process');
+  const https = await import('node:https');
+  const key = path.join(dir, 'tls.key');
+  const cert = path.join(dir, 'tls.crt');
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
+  const t = new RecordingTarget();
+  const srv = await startControlServer({
+    host: '127.0.0.1', port: 0, token: new BearerToken(path.join(dir, 'token')), tls: { certFile: cert, keyFile: key },
+    store: new DesiredStateStore('node-a', t), targets: () => [], ready: () => true, logger: nullLogger,
+  });
+  try {
+    assert.equal(srv.scheme, 'https');
+    const call = (method: string, p: string, headers: Record<string, string>, payload?: string) =>
+      new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const req = https.request({ host: '127.0.0.1', port: srv.address.port, method, path: p, headers, ca: fs.readFileSync(cert) }, (res) => {
+          let b = '';
+          res.on('data', (d) => (b += d));
+          res.on('end', () => resolve({ status: res.statusCode!, body: b }));
+        });
+        req.on('error', reject);
+        req.end(payload);
+      });
+    assert.equal((await call('PUT', '/v1/desired-state', { 'content-type': 'application/json' }, JSON.stringify(body(1, 1, [okPod])))).status, 401);
+    const ok = await call('PUT', '/v1/desired-state', { ...auth, 'content-type': 'application/json' }, JSON.stringify(body(1, 1, [okPod])));
+    assert.equal(ok.status, 200, ok.body);
+    assert.equal(t.updates.length, 1);
+    assert.equal((await call('GET', '/readyz', {})).status, 200);
+    await assert.rejects(fetch(`http://127.0.0.1:${srv.address.port}/healthz`));
+  } finally {
+    await srv.close();
+  }
+  // Bad PEM files are configuration errors that name the flag.
+  await assert.rejects(
+    startControlServer({ host: '127.0.0.1', port: 0, token: new BearerToken(path.join(dir, 'token')), tls: { certFile: path.join(dir, 'none.crt'), keyFile: key }, store, targets: () => [], ready: () => true, logger: nullLogger }),
+    (e: unknown) => e instanceof ConfigError && /--control-tls-cert/.test((e as Error).message),
+  );
+});
+
+test('a label key of almost 1 MiB is refused fast (length checked before the pattern)', async () => {
+  const t0 = Date.now();
+  const r = await put(body(9, 9, [{ ...okPod, labels: { ['a'.repeat(900_000)]: 'x' } }]));
+  assert.equal(r.status, 400);
+  assert.ok(Date.now() - t0 < 2000, `${Date.now() - t0} ms`);
+});
