@@ -14,6 +14,7 @@ import { hostThroughput } from './host-throughput';
 import { decoderThroughput } from './decoder-throughput';
 import { decoderEngine } from './decoder-engine';
 import { batchEncoder } from './batch-encoder';
+import { kubeEnrichment } from './kube-enrichment';
 
 const DOC = path.resolve(__dirname, '../../docs/benchmarks.md');
 const BEGIN = '<!-- BEGIN RESULTS (written by npm run bench) -->';
@@ -49,6 +50,7 @@ async function main(): Promise<void> {
     ['decoder-throughput', () => decoderThroughput()],
     ['decoder-engine', decoderEngine],
     ['batch-encoder', batchEncoder],
+    ['kube-enrichment', () => kubeEnrichment()],
   ];
   const unknown = only.filter((n) => !all.some(([name]) => name === n));
   if (unknown.length) throw new Error(`unknown benchmark ${unknown.join(', ')}; pick from ${all.map(([n]) => n).join(', ')}`);

@@ -9,6 +9,7 @@ import type { RunOptions } from '../cli/options';
 import { formatAddr } from '../cli/options';
 import { createLogger, type Logger } from '../log/logger';
 import { createEventWriter } from '../log/event-writer';
+import { eventLineDecorator } from '../log/line-decorator';
 import { selfMetrics } from '../metrics/self-metrics';
 import { probeKernelMetrics } from '../metrics/probe-kernel-metrics';
 import { startMetricsServer } from '../metrics/server';
@@ -29,6 +30,8 @@ import { LF_TCP_STAT } from '../../probes/tcp/generated/events';
 import { TcpPipeline } from './tcp-pipeline';
 import { MonotonicClock } from './clock';
 import { preflight } from './preflight';
+import { KubernetesMode } from './kubernetes';
+import { openExport } from './export';
 
 const TRACEFS = '/sys/kernel/tracing';
 
@@ -56,9 +59,12 @@ function waitForSignal(log: Logger): Promise<string> {
 }
 
 export async function runDaemon(opts: RunOptions): Promise<number> {
-  const logger = createLogger({ format: opts.logFormat, level: opts.logLevel });
+  const exported = opts.export ? openExport(opts.export) : undefined;
+  const logger = createLogger({ format: opts.logFormat, level: opts.logLevel, sink: exported?.diagnostics });
   const log = logger.child('daemon');
   preflight();
+  // Kubernetes mode: reads the token file now, so a bad one fails before anything loads.
+  const kube = opts.control ? new KubernetesMode(opts.control, logger) : undefined;
 
   // Targets and decoder sources first: bad flags fail before anything is loaded.
   const cgroups = opts.cgroups.map((c) => resolveCgroup(c));
@@ -75,7 +81,9 @@ export async function runDaemon(opts: RunOptions): Promise<number> {
   });
 
   const registry = new Registry();
-  const events = opts.events ? createEventWriter({ format: opts.logFormat, logger }) : undefined;
+  const events = opts.events
+    ? createEventWriter({ format: opts.logFormat, logger, sink: exported?.events, decorate: exported || kube || opts.logFormat === 'cloud' ? eventLineDecorator({ cloud: opts.logFormat === 'cloud', identities: kube?.identities }) : undefined })
+    : undefined;
   const manager = new DecoderManager({
     engine: loadNativeEngine(engineOptionsFor(sources)),
     sources,
@@ -84,6 +92,7 @@ export async function runDaemon(opts: RunOptions): Promise<number> {
     events,
     wallClock: new MonotonicClock(),
     maxSeries: opts.maxSeries,
+    labeler: kube?.labeler,
   });
   if (!manager.subscribes('tcp')) {
     // The TCP metrics come from the built-in tcp decoder: without it there are none.
@@ -108,7 +117,7 @@ export async function runDaemon(opts: RunOptions): Promise<number> {
   const spec = tcpProbe({
     selectAll: opts.all,
     filterComm: opts.comms.length > 0,
-    filterCgroup: cgroups.length > 0,
+    filterCgroup: cgroups.length > 0 || kube !== undefined,
     selfTgid: process.pid,
     ringBufferBytes: opts.ringBufferBytes,
     captureData: streams,
@@ -131,6 +140,22 @@ export async function runDaemon(opts: RunOptions): Promise<number> {
   // Sockets the selected processes already hold; new ones are claimed by the kernel hooks.
   const claimExisting = existingSocketClaimer(probe.object, !probe.disabled.some((d) => CLAIM_PROGRAMS.includes(d.program)), log);
   const preexisting = claimExisting();
+  // Pods selected at run time already hold sockets: take them over once per batch of changes.
+  let claimPending = false;
+  const claimSoon = (): void => {
+    if (claimPending) return;
+    claimPending = true;
+    setImmediate(() => {
+      claimPending = false;
+      claimExisting();
+    });
+  };
+  kube?.attach({
+    allowCgroup: (id) => { selection.allowCgroup(id); claimSoon(); },
+    forgetCgroup: (id) => selection.forgetCgroup(id),
+    allowTgid: (pid) => { selection.allowTgid(pid); claimSoon(); },
+    forgetTgid: (pid) => selection.forgetTgid(pid),
+  }, cgroups.map((c) => c.id), registry);
 
   const cpus = native.possibleCpus();
   const kernelStats = (): Record<string, bigint> => {
@@ -163,14 +188,16 @@ export async function runDaemon(opts: RunOptions): Promise<number> {
   const pipeline = new TcpPipeline(probe.object, manager, (n) => {
     self.events(spec.name, n);
     self.ringbufBatch(spec.name, n);
-  }, streams);
+  }, streams, kube?.owners);
 
   let server: Awaited<ReturnType<typeof startMetricsServer>> | undefined;
   let timer: NodeJS.Timeout | undefined;
   let flushTimer: NodeJS.Timeout | undefined;
   try {
     server = await startMetricsServer({ ...opts.metricsAddr, registry, logger });
+    await kube?.start();
     const tick = (): void => {
+      kube?.rescan();
       const diff = targets.rescan();
       for (const t of diff.added) log.info('target added', { pid: t.pid, comm: t.comm, reason: t.reason });
       for (const t of diff.exited) {
@@ -189,7 +216,9 @@ export async function runDaemon(opts: RunOptions): Promise<number> {
       payloadCapture: streams,
       preexistingSockets: preexisting,
       targets: targets.current().map((t) => ({ pid: t.pid, comm: t.comm })),
+      ...(kube ? { control: kube.controlUrl } : {}),
     });
+    kube?.ready();
     await waitForSignal(log);
   } finally {
     if (timer) clearInterval(timer);
@@ -214,7 +243,9 @@ export async function runDaemon(opts: RunOptions): Promise<number> {
     probe.close();
     runStats?.close();
     native.setLogHandler(null);
+    await kube?.close();
     await server?.close();
+    exported?.close();
   }
   return 0;
 }
