@@ -42,8 +42,9 @@ function stringEnd(text: string, start: number): number {
 }
 
 interface LineHead {
-  event: string;
-  decoder: string;
+  /** JSON string literals (with their quotes), as they appear in the line. */
+  eventJson: string;
+  decoderJson: string;
   level: string;
   connection: bigint | undefined;
   hasTime: boolean;
@@ -74,8 +75,8 @@ function readHead(text: string): LineHead | undefined {
     connection = BigInt(digits);
   }
   return {
-    event: JSON.parse(text.slice(P_EVENT.length, eEnd)) as string,
-    decoder: JSON.parse(text.slice(dStart, dEnd)) as string,
+    eventJson: text.slice(P_EVENT.length, eEnd),
+    decoderJson: text.slice(dStart, dEnd),
     level: text.slice(lStart, lEnd),
     connection,
     // The lanes write `time` last.
@@ -86,37 +87,42 @@ function readHead(text: string): LineHead | undefined {
 function headOf(obj: Record<string, unknown>): LineHead {
   const conn = obj.connection;
   return {
-    event: typeof obj.event === 'string' ? obj.event : '',
-    decoder: typeof obj.decoder === 'string' ? obj.decoder : '',
+    eventJson: JSON.stringify(typeof obj.event === 'string' ? obj.event : ''),
+    decoderJson: JSON.stringify(typeof obj.decoder === 'string' ? obj.decoder : ''),
     level: typeof obj.level === 'string' ? obj.level : 'info',
     connection: typeof conn === 'string' && /^[0-9]{1,20}$/.test(conn) ? BigInt(conn) : undefined,
     hasTime: typeof obj.time === 'string',
   };
 }
 
-function identityFields(id: WorkloadIdentity): string {
-  return (
-    ',"namespace":' + JSON.stringify(id.namespace) +
-    ',"pod":' + JSON.stringify(id.pod) +
-    ',"container":' + JSON.stringify(id.container) +
-    ',"podLabels":' + JSON.stringify(id.labels)
-  );
+/** An identity's two JSON fragments, rendered once per identity object (they are stable per container). */
+interface IdentityJson {
+  fields: string;
+  /** `,"namespace":…,"pod":…,"container":…,"k8s-pod/<key>":…` for the Cloud Logging labels. */
+  cloudLabels: string;
+}
+const identityJson = new WeakMap<WorkloadIdentity, IdentityJson>();
+
+function jsonOf(id: WorkloadIdentity): IdentityJson {
+  let j = identityJson.get(id);
+  if (j === undefined) {
+    const base = ',"namespace":' + JSON.stringify(id.namespace) + ',"pod":' + JSON.stringify(id.pod) + ',"container":' + JSON.stringify(id.container);
+    let cloudLabels = base;
+    // GKE's own naming for pod labels in Cloud Logging.
+    for (const [k, v] of Object.entries(id.labels)) cloudLabels += ',' + JSON.stringify(`k8s-pod/${k}`) + ':' + JSON.stringify(v);
+    j = { fields: base + ',"podLabels":' + JSON.stringify(id.labels), cloudLabels };
+    identityJson.set(id, j);
+  }
+  return j;
 }
 
-/** The Cloud Logging fields of one line. */
+/** The Cloud Logging fields of one line, from the line's own JSON string literals (no parse). */
 function cloudFields(h: LineHead, id: WorkloadIdentity | undefined, now: () => Date): string {
-  const labels: Record<string, string> = { decoder: h.decoder, event: h.event };
-  if (id) {
-    labels.namespace = id.namespace;
-    labels.pod = id.pod;
-    labels.container = id.container;
-    // GKE's own naming for pod labels in Cloud Logging.
-    for (const [k, v] of Object.entries(id.labels)) labels[`k8s-pod/${k}`] = v;
-  }
   let out = ',"severity":"' + (CLOUD_SEVERITY[h.level] ?? 'DEFAULT') + '"';
-  out += ',"message":' + JSON.stringify(h.decoder === '' ? h.event : `${h.decoder} ${h.event}`);
+  // "<decoder> <event>": two JSON literals joined inside one pair of quotes.
+  out += ',"message":' + (h.decoderJson === '""' ? h.eventJson : h.decoderJson.slice(0, -1) + ' ' + h.eventJson.slice(1));
   if (!h.hasTime) out += ',"time":"' + now().toISOString() + '"';
-  out += ',"' + CLOUD_LABELS_KEY + '":' + JSON.stringify(labels);
+  out += ',"' + CLOUD_LABELS_KEY + '":{"decoder":' + h.decoderJson + ',"event":' + h.eventJson + (id ? jsonOf(id).cloudLabels : '') + '}';
   return out;
 }
 
@@ -142,7 +148,7 @@ export function eventLineDecorator(opts: LineDecoratorOptions): LineDecorator {
       }
     }
     const id = ids !== undefined && head.connection !== undefined ? ids.ofConnection(head.connection) : undefined;
-    let extra = id ? identityFields(id) : '';
+    let extra = id ? jsonOf(id).fields : '';
     if (opts.cloud) extra += cloudFields(head, id, now);
     if (extra === '') return text;
     // "{}" has nothing before the brace: no leading comma then.
