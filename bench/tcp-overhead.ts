@@ -61,10 +61,11 @@ let serverPid = 0;
 async function pingpong(bin: string, port: number, msg: number): Promise<Run> {
   const srv0 = processCpuUs(serverPid);
   const c = spawnWorkload(bin, ['pingpong', '--host', '127.0.0.1', '--port', String(port), '--conns', String(CONNS), '--msg-bytes', String(msg), '--duration-ms', String(RUN_MS), '--comm', CLIENT]);
-  const m = await c.waitForLine(/^RESULT requests=(\d+) .*rps=([\d.]+) cpu_us=(\d+)/, RUN_MS + 20_000);
+  const m = await c.waitForLine(/^RESULT requests=(\d+) .*rps=([\d.]+)/, RUN_MS + 20_000);
+  const cpu = await c.waitForLine(/^CPU client_us=(\d+)/, 10_000);
   await c.exited;
   const requests = Number(m[1]);
-  return { rps: Number(m[2]), cpuUs: (Number(m[3]) + processCpuUs(serverPid) - srv0) / Math.max(1, requests) };
+  return { rps: Number(m[2]), cpuUs: (Number(cpu[1]) + processCpuUs(serverPid) - srv0) / Math.max(1, requests) };
 }
 
 /** No-op programs of test/fixtures/bpf/noop_hooks.bpf.c whose names start with `prefix`, attached. */

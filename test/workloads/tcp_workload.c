@@ -29,7 +29,8 @@
  *             SERVER_DONE conns=<n> received=<total> sent=<total>
  *   client:   PLAN conns=<K> per_conn_sent=<8+B> per_conn_reply=<R|0>
  *             DONE conns=<K> sent=<K*(8+B)> received=<K*R or 0 with --reset>
- *   pingpong: RESULT requests=<n> seconds=<s> rps=<r> cpu_us=<the client's own CPU time>
+ *   pingpong: RESULT requests=<n> seconds=<s> rps=<r>
+ *             CPU client_us=<the client's own CPU time, all threads>
  *             BYTES sent=<n*S> received=<n*S>
  */
 #define _GNU_SOURCE
@@ -688,7 +689,8 @@ static int cmd_pingpong(const struct opts *o)
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     long long cpu_us = (long long)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000 + ru.ru_utime.tv_usec + ru.ru_stime.tv_usec;
-    printf("RESULT requests=%lld seconds=%.3f rps=%.1f cpu_us=%lld\n", total, secs, secs > 0 ? total / secs : 0.0, cpu_us);
+    printf("RESULT requests=%lld seconds=%.3f rps=%.1f\n", total, secs, secs > 0 ? total / secs : 0.0);
+    printf("CPU client_us=%lld\n", cpu_us);
     printf("BYTES sent=%lld received=%lld\n", total * o->msg_bytes, total * o->msg_bytes);
     fflush(stdout);
     if (failed) {
