@@ -119,14 +119,21 @@ test('a third-party decoder built with the SDK decodes curl HTTP/1.1 from captur
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   cleanup.add(() => new Promise((r) => server.close(r)));
   const port = (server.address() as { port: number }).port;
-  // Only curl is selected: the test runner's own server is not.
-  const d = await startDaemon(['--comm', 'curl', '--decoders', decoders]);
+  // Only curl is selected: the test runner's own server is not. It runs under a
+  // name of its own (a copy of the binary), so other runs' curls on this machine are not.
+  const curlComm = uniqueComm('lfcurl');
+  const curlBin = path.join(decoders, '..', `${path.basename(decoders)}-bin`, curlComm);
+  fs.mkdirSync(path.dirname(curlBin));
+  cleanup.add(() => fs.rmSync(path.dirname(curlBin), { recursive: true, force: true }));
+  fs.copyFileSync(execFileSync('sh', ['-c', 'command -v curl'], { encoding: 'utf8' }).trim(), curlBin);
+  fs.chmodSync(curlBin, 0o755);
+  const d = await startDaemon(['--comm', curlComm, '--decoders', decoders]);
   try {
     assert.equal(d.logs.find((l) => l.msg === 'lightfoot ready')?.payloadCapture, true);
     // Async: the server answering curl lives in this process's event loop.
     const curl = promisify(execFile);
-    for (let i = 0; i < 5; i++) await curl('curl', ['-s', '-o', '/dev/null', `http://127.0.0.1:${port}/ok${i}`]);
-    for (let i = 0; i < 2; i++) await curl('curl', ['-s', '-o', '/dev/null', `http://127.0.0.1:${port}/missing`]);
+    for (let i = 0; i < 5; i++) await curl(curlBin, ['-s', '-o', '/dev/null', `http://127.0.0.1:${port}/ok${i}`]);
+    for (let i = 0; i < 2; i++) await curl(curlBin, ['-s', '-o', '/dev/null', `http://127.0.0.1:${port}/missing`]);
     await eventually(async () => sumOf(await d.scrape(), 'lightfoot_http1_requests_total') === 7, 10_000);
     await sleep(300);
     const s = await d.scrape();
@@ -134,7 +141,7 @@ test('a third-party decoder built with the SDK decodes curl HTTP/1.1 from captur
     assert.equal(sumOf(s, 'lightfoot_http1_requests_total', { method: 'GET', status_class: '4xx' }), 2);
     assert.equal(sumOf(s, 'lightfoot_decoder_faults_total', { decoder: 'http1-requests' }), 0);
     // The same connections, counted by the tcp decoder.
-    assert.equal(tcpOf(s, 'curl', 'client').closed, 7);
+    assert.equal(tcpOf(s, curlComm, 'client').closed, 7);
   } finally {
     await d.stop();
   }

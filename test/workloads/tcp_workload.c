@@ -30,6 +30,7 @@
  *   client:   PLAN conns=<K> per_conn_sent=<8+B> per_conn_reply=<R|0>
  *             DONE conns=<K> sent=<K*(8+B)> received=<K*R or 0 with --reset>
  *   pingpong: RESULT requests=<n> seconds=<s> rps=<r>
+ *             CPU client_us=<the client's own CPU time, all threads>
  *             BYTES sent=<n*S> received=<n*S>
  */
 #define _GNU_SOURCE
@@ -50,6 +51,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <time.h>
@@ -684,7 +686,11 @@ static int cmd_pingpong(const struct opts *o)
     for (long i = 0; i < o->conns; i++)
         close(t[i].fd);
     free(t);
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    long long cpu_us = (long long)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000 + ru.ru_utime.tv_usec + ru.ru_stime.tv_usec;
     printf("RESULT requests=%lld seconds=%.3f rps=%.1f\n", total, secs, secs > 0 ? total / secs : 0.0);
+    printf("CPU client_us=%lld\n", cpu_us);
     printf("BYTES sent=%lld received=%lld\n", total * o->msg_bytes, total * o->msg_bytes);
     fflush(stdout);
     if (failed) {
