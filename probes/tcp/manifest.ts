@@ -3,6 +3,8 @@
  * options become rodata constants.
  */
 import { ProbeSpec, ProgramSpec, rodata } from '../../runtime/probes/probe-spec';
+import type { ProbeModule } from '../../runtime/modules/module';
+import { LF_TCP_DATA_OFFSETS, LF_TCP_EVENT_KIND, LF_TCP_EVENT_OFFSETS } from './generated/events';
 
 export interface TcpProbeConfig {
   selectAll: boolean;
@@ -103,3 +105,49 @@ export function tcpProbe(cfg: TcpProbeConfig): ProbeSpec {
     },
   };
 }
+
+/** Names of the lf_tcp_stats slots, in slot order (bpf/tcp.h enum lf_tcp_stat). */
+const TCP_STAT_NAMES = ['emitted', 'dropped', 'tracked', 'filtered', 'map_full', 'data_emitted', 'data_dropped'] as const;
+
+/** The TCP probe as a module of the host (probes/index.ts lists it). */
+export const tcpModule: ProbeModule = {
+  name: 'tcp',
+  // Always on: the built-in tcp decoder and the per-connection event lines come from it.
+  enabled: () => true,
+  spec: (ctx) =>
+    tcpProbe({
+      selectAll: ctx.selectAll,
+      filterComm: ctx.filterComm,
+      filterCgroup: ctx.filterCgroup,
+      selfTgid: ctx.selfTgid,
+      ringBufferBytes: ctx.ringBufferBytes,
+      captureData: ctx.wantsStreams('tcp'),
+      ...(ctx.captureBytes !== undefined ? { captureBytes: ctx.captureBytes } : {}),
+    }),
+  rings: () => [
+    { map: TCP_RING_BUFFER, type: 'records', close: { kind: LF_TCP_EVENT_KIND.LF_TCP_EV_CLOSE, cookieOffset: LF_TCP_EVENT_OFFSETS.cookie } },
+    {
+      map: TCP_DATA_RING_BUFFER,
+      type: 'streams',
+      layout: {
+        kind: LF_TCP_EVENT_KIND.LF_TCP_EV_DATA,
+        header: LF_TCP_DATA_OFFSETS.data,
+        cookie: LF_TCP_DATA_OFFSETS.cookie,
+        direction: LF_TCP_DATA_OFFSETS.direction,
+        len: LF_TCP_DATA_OFFSETS.len,
+        captured: LF_TCP_DATA_OFFSETS.captured,
+      },
+    },
+  ],
+  stats: { map: TCP_STATS_MAP, names: TCP_STAT_NAMES },
+  // Payload capture uses classic syscall tracepoints, which libbpf finds through tracefs.
+  needsTracefs: (ctx) => ctx.wantsStreams('tcp'),
+  periodic: {
+    // Counters of live connections (idle ones too) come from a walk of the tracked
+    // sockets, never from the send/recv path. Returns how many there were.
+    name: 'flush open connections',
+    program: TCP_FLUSH_ITERATOR,
+    intervalMs: (ctx) => ctx.flushIntervalMs,
+    run: (obj) => obj.runIterator(TCP_FLUSH_ITERATOR, TCP_SOCKETS_MAP).length / 8, // one cookie each
+  },
+};

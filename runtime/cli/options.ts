@@ -35,6 +35,8 @@ export interface RunOptions {
   decoderDirs?: string[];
   /** --config FILE: decoder config (runtime/decoders/README.md); set only when given. */
   decoderConfig?: string;
+  /** --capture-bytes N: payload bytes captured per call for stream decoders; set only when given. */
+  captureBytes?: number;
 }
 
 /** What commander hands over: raw strings, repeatable flags as arrays. */
@@ -54,6 +56,7 @@ export interface RawRunOptions {
   bpfStats?: boolean;
   decoders?: string[];
   config?: string;
+  captureBytes?: string;
 }
 
 export interface ParseContext {
@@ -132,6 +135,7 @@ export function parseRunOptions(raw: RawRunOptions, ctx: ParseContext = {}): Run
   // Only present when given, so RunOptions without decoder flags stay as they were.
   if (raw.decoders !== undefined && raw.decoders.length > 0) opts.decoderDirs = unique(raw.decoders.map(parseDecodersDir));
   if (raw.config !== undefined) opts.decoderConfig = parseConfigFile(raw.config);
+  if (raw.captureBytes !== undefined) opts.captureBytes = parseInteger('--capture-bytes', raw.captureBytes, 0, 0, 262_144);
   return opts;
 }
 

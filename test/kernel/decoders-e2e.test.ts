@@ -122,7 +122,7 @@ test('a third-party decoder built with the SDK decodes curl HTTP/1.1 from captur
   // Only curl is selected: the test runner's own server is not.
   const d = await startDaemon(['--comm', 'curl', '--decoders', decoders]);
   try {
-    assert.equal(d.logs.find((l) => l.msg === 'lightfoot ready')?.payloadCapture, true);
+    assert.deepEqual(d.logs.find((l) => l.msg === 'lightfoot ready')?.payloadCapture, ['tcp']);
     // Async: the server answering curl lives in this process's event loop.
     const curl = promisify(execFile);
     for (let i = 0; i < 5; i++) await curl('curl', ['-s', '-o', '/dev/null', `http://127.0.0.1:${port}/ok${i}`]);
