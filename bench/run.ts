@@ -10,6 +10,7 @@ import { tcpOverhead } from './tcp-overhead';
 import { hostThroughput } from './host-throughput';
 import { decoderThroughput } from './decoder-throughput';
 import { decoderEngine } from './decoder-engine';
+import { tlsOverhead } from './tls-overhead';
 
 const DOC = path.resolve(__dirname, '../../docs/benchmarks.md');
 const BEGIN = '<!-- BEGIN RESULTS (written by npm run bench) -->';
@@ -25,6 +26,24 @@ function render(sections: BenchSection[]): string {
   return lines.join('\n');
 }
 
+/**
+ * A partial run (`npm run bench -- NAME`) replaces only its own sections (by
+ * title) and keeps the others' rows; each section notes its own run.
+ */
+function merge(previous: string, text: string): string {
+  const split = (t: string): [string, string][] =>
+    t.split(/^(?=### )/m).filter((b) => b.startsWith('### ')).map((b) => [b.split('\n', 1)[0]!, b.trimEnd()]);
+  const stamp = text.split('\n', 1)[0]!;
+  const fresh = new Map(split(text).map(([t, b]) => [t, `${b}\n\n_${stamp}_`]));
+  const out: string[] = [previous.split(/^### /m)[0]!.trim()];
+  for (const [t, b] of split(previous)) {
+    out.push(fresh.get(t) ?? b);
+    fresh.delete(t);
+  }
+  out.push(...fresh.values());
+  return out.join('\n\n') + '\n';
+}
+
 async function main(): Promise<void> {
   const only = process.argv.slice(2);
   const all: [string, () => Promise<BenchSection>][] = [
@@ -32,6 +51,7 @@ async function main(): Promise<void> {
     ['host-throughput', hostThroughput],
     ['decoder-throughput', () => decoderThroughput()],
     ['decoder-engine', decoderEngine],
+    ['tls-overhead', tlsOverhead],
   ];
   const sections: BenchSection[] = [];
   for (const [name, fn] of all) {
@@ -45,7 +65,7 @@ async function main(): Promise<void> {
   const i = doc.indexOf(BEGIN);
   const j = doc.indexOf(END);
   if (i < 0 || j < 0) throw new Error(`${DOC} lacks the result markers`);
-  fs.writeFileSync(DOC, `${doc.slice(0, i + BEGIN.length)}\n${text}\n${doc.slice(j)}`);
+  fs.writeFileSync(DOC, `${doc.slice(0, i + BEGIN.length)}\n${only.length ? merge(doc.slice(i + BEGIN.length, j), text) : text}\n${doc.slice(j)}`);
 }
 
 main().catch((err) => {
