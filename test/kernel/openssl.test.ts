@@ -11,6 +11,7 @@ import assert from 'node:assert/strict';
 import { execFile, execFileSync } from 'node:child_process';
 import { promisify } from 'node:util';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tls from 'node:tls';
 import { eventually, startDaemon, type Daemon } from '../helpers/daemon';
@@ -25,8 +26,18 @@ let clients: TlsClients;
 let decoders = '';
 let certDir = '';
 
+/** curl under a name of this run: other test runs on the machine also run curl. */
+let curl = 'curl';
+let curlComm = 'curl';
+
 before(async () => {
   if (needsRoot) return;
+  curlComm = uniqueComm('lfcurl');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lf-curl-'));
+  cleanup.add(() => fs.rmSync(dir, { recursive: true, force: true }));
+  curl = path.join(dir, curlComm);
+  fs.copyFileSync('/usr/bin/curl', curl);
+  fs.chmodSync(curl, 0o755);
   clients = await buildTlsClients();
   decoders = buildHttp1ForTls();
   certDir = makeCert().dir;
@@ -77,20 +88,20 @@ async function daemon(args: string[]): Promise<Daemon> {
 
 test('curl over HTTPS (shared libssl.so.3): N requests counted exactly, bytes equal, joined to the TCP connection', { skip: needsRoot }, async () => {
   const srv = await tlsServer();
-  const d = await daemon(['--comm', 'curl']);
+  const d = await daemon(['--comm', curlComm]);
   try {
     assert.deepEqual(d.logs.find((l) => l.msg === 'lightfoot ready')?.probes, ['tcp', 'openssl']);
     // The first curl after start is planned and attached at its exec; it may finish
     // (26 ms) before the attach does. Later ones find libssl.so.3 attached (the
     // attachment lingers 2 s after its last user), so they are counted exactly.
-    await run('curl', ['-sk', '-o', '/dev/null', `https://127.0.0.1:${srv.port}/warm`]);
+    await run(curl, ['-sk', '-o', '/dev/null', `https://127.0.0.1:${srv.port}/warm`]);
     await eventually(() => d.logs.some((l) => l.msg === 'uprobes attached' && String(l.path).includes('libssl.so')), 10_000);
     await sleep(300);
     const s0 = await d.scrape();
     const [rx0, tx0] = [srv.received(), srv.sent()];
     const events0 = d.events.length;
-    for (let i = 0; i < 5; i++) await run('curl', ['-sk', '-o', '/dev/null', `https://127.0.0.1:${srv.port}/ok${i}`]);
-    for (let i = 0; i < 2; i++) await run('curl', ['-sk', '-o', '/dev/null', `https://127.0.0.1:${srv.port}/missing`]);
+    for (let i = 0; i < 5; i++) await run(curl, ['-sk', '-o', '/dev/null', `https://127.0.0.1:${srv.port}/ok${i}`]);
+    for (let i = 0; i < 2; i++) await run(curl, ['-sk', '-o', '/dev/null', `https://127.0.0.1:${srv.port}/missing`]);
     await eventually(async () => { const x = await d.scrape(); return requests(x, '2xx') - requests(s0, '2xx') + requests(x, '4xx') - requests(s0, '4xx') === 7; }, 10_000);
     await sleep(300);
     const s = await d.scrape();
@@ -104,7 +115,7 @@ test('curl over HTTPS (shared libssl.so.3): N requests counted exactly, bytes eq
     assert.equal(sslStat(s, 'unjoined'), 0, 'every call found its socket');
     assert.equal(sumOf(s, 'lightfoot_decoder_faults_total', { decoder: 'http1-requests' }), 0);
     // Joined identity: each TLS request's connection is a TCP connection of curl.
-    const tcpConns = new Set(d.events.filter((e) => e.decoder === 'tcp' && e.comm === 'curl').map((e) => e.connection));
+    const tcpConns = new Set(d.events.filter((e) => e.decoder === 'tcp' && e.comm === curlComm).map((e) => e.connection));
     const tlsConns = d.events.slice(events0).filter((e) => e.decoder === 'http1-requests' && e.event === 'request').map((e) => e.connection);
     assert.equal(tlsConns.length, 7);
     for (const c of tlsConns) assert.ok(tcpConns.has(c), `TLS connection ${String(c)} is one of curl's TCP connections`);
@@ -150,14 +161,14 @@ for (const variant of [
 test('a 4 MiB response is counted exactly; with a low capture limit the truncation is counted', { skip: needsRoot }, async () => {
   const srv = await tlsServer();
   for (const capture of [undefined, 1024]) {
-    const d = await daemon(['--comm', 'curl', ...(capture ? ['--capture-bytes', String(capture)] : [])]);
+    const d = await daemon(['--comm', curlComm, ...(capture ? ['--capture-bytes', String(capture)] : [])]);
     try {
       // Warm-up: the first curl after start may finish before its attach (see the curl test).
-      await run('curl', ['-sk', '-o', '/dev/null', `https://127.0.0.1:${srv.port}/warm`]);
+      await run(curl, ['-sk', '-o', '/dev/null', `https://127.0.0.1:${srv.port}/warm`]);
       await eventually(() => d.logs.some((l) => l.msg === 'uprobes attached' && String(l.path).includes('libssl.so')), 10_000);
       await sleep(300);
       const s0 = await d.scrape();
-      await run('curl', ['-sk', '-o', '/dev/null', `https://127.0.0.1:${srv.port}/big`], { maxBuffer: 1 << 20 });
+      await run(curl, ['-sk', '-o', '/dev/null', `https://127.0.0.1:${srv.port}/big`], { maxBuffer: 1 << 20 });
       await eventually(async () => sslStat(await d.scrape(), 'bytes_received') - sslStat(s0, 'bytes_received') >= response('/big').length, 10_000);
       await sleep(300);
       const s = await d.scrape();
