@@ -3,7 +3,7 @@
  * The same 256-record TCP batches go through DecoderManager (sync mode, event
  * lines on, written to a discarding stream) twice, interleaved round by
  * round: plain host mode, and Kubernetes mode, where every record teaches the
- * owner table (socket/pid → cgroup, as TcpPipeline does), every metric update
+ * owner table (socket/pid → cgroup, as RingPipeline does for rings that declare an owner), every metric update
  * is relabelled (pid → namespace, pod, container, label_app) and every event
  * line gets the pod identity and the Cloud Logging fields appended.
  *

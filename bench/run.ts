@@ -15,6 +15,7 @@ import { decoderThroughput } from './decoder-throughput';
 import { decoderEngine } from './decoder-engine';
 import { batchEncoder } from './batch-encoder';
 import { kubeEnrichment } from './kube-enrichment';
+import { tlsOverhead } from './tls-overhead';
 
 const DOC = path.resolve(__dirname, '../../docs/benchmarks.md');
 const BEGIN = '<!-- BEGIN RESULTS (written by npm run bench) -->';
@@ -51,6 +52,7 @@ async function main(): Promise<void> {
     ['decoder-engine', decoderEngine],
     ['batch-encoder', batchEncoder],
     ['kube-enrichment', () => kubeEnrichment()],
+    ['tls-overhead', tlsOverhead],
   ];
   const unknown = only.filter((n) => !all.some(([name]) => name === n));
   if (unknown.length) throw new Error(`unknown benchmark ${unknown.join(', ')}; pick from ${all.map(([n]) => n).join(', ')}`);

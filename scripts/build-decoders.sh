@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # build-decoders.sh: builds every C decoder component probes/<probe>/wasm/*.c into
-# dist/probes/<probe>/decoder.wasm with sdk/scripts/build-c-component.sh.
+# dist/probes/<probe>/decoder.wasm, and every planner probes/<probe>/planner/*.c into
+# dist/probes/<probe>/planner.wasm (world planner-plugin), with sdk/scripts/build-c-component.sh.
 #
 # Usage: build-decoders.sh [-v] [--force] [PROBE...]   (default: every probes/*/wasm/)
 #
@@ -17,8 +18,8 @@ set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 prog=build-decoders
-cache=${LIGHTFOOT_DECODER_CACHE:-/var/cache/lightfoot/decoders}
-tools=${LIGHTFOOT_TOOLS:-/var/cache/lightfoot/tools}
+cache=${LIGHTFOOT_DECODER_CACHE:-${LIGHTFOOT_CACHE:-/var/cache/lightfoot}/decoders}
+tools=${LIGHTFOOT_TOOLS:-${LIGHTFOOT_CACHE:-/var/cache/lightfoot}/tools}
 verbose=0
 force=0
 want=()
@@ -35,7 +36,8 @@ done
 log() { [ "$verbose" = 1 ] && echo "$prog: $*" >&2 || true; }
 
 if [ ${#want[@]} -eq 0 ]; then
-  for d in probes/*/wasm; do [ -d "$d" ] && want+=("$(basename "$(dirname "$d")")"); done
+  for d in probes/*/wasm probes/*/planner; do [ -d "$d" ] && want+=("$(basename "$(dirname "$d")")"); done
+  mapfile -t want < <(printf '%s\n' "${want[@]}" | sort -u)
 fi
 [ ${#want[@]} -gt 0 ] || { log "no probes/*/wasm/ directories"; exit 0; }
 
@@ -56,9 +58,17 @@ common_hash=$(
 )
 
 status=0
+# Each probe may have a decoder (wasm/ -> decoder.wasm) and a planner (planner/ -> planner.wasm).
+units=()
 for probe in "${want[@]}"; do
-  dir="probes/$probe/wasm"
-  [ -d "$dir" ] || { echo "$prog: no $dir" >&2; status=1; continue; }
+  found=0
+  [ -d "probes/$probe/wasm" ] && { units+=("$probe wasm decoder.wasm decoder-plugin"); found=1; }
+  [ -d "probes/$probe/planner" ] && { units+=("$probe planner planner.wasm planner-plugin"); found=1; }
+  [ $found = 1 ] || { echo "$prog: no probes/$probe/wasm or probes/$probe/planner" >&2; status=1; }
+done
+for unit in "${units[@]}"; do
+  read -r probe sub outname world <<<"$unit"
+  dir="probes/$probe/$sub"
   mapfile -t srcs < <(find "$dir" -maxdepth 1 -name '*.c' | sort)
   [ ${#srcs[@]} -gt 0 ] || { echo "$prog: no C sources in $dir" >&2; status=1; continue; }
   flags=()
@@ -66,11 +76,11 @@ for probe in "${want[@]}"; do
   hash=$(
     {
       echo "$common_hash"
-      echo "${flags[*]:-}"
+      echo "${flags[*]:-} $world"
       find "$dir" -maxdepth 1 -type f -print0 | sort -z | xargs -0 sha256sum
     } | sha256sum | cut -d' ' -f1
   )
-  out="dist/probes/$probe/decoder.wasm"
+  out="dist/probes/$probe/$outname"
   stamp="$out.sha256-inputs"
   if [ "$force" = 0 ] && [ -f "$out" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$hash" ]; then
     log "$probe: up to date"
@@ -85,7 +95,7 @@ for probe in "${want[@]}"; do
     log "$probe: building ${srcs[*]}"
     vflag=()
     [ "$verbose" = 1 ] && vflag=(-v)
-    if ! bash sdk/scripts/build-c-component.sh "${vflag[@]}" "${flags[@]}" -I sdk/guest/c -o "$tmp" "${srcs[@]}"; then
+    if ! bash sdk/scripts/build-c-component.sh "${vflag[@]}" --world "$world" "${flags[@]}" -I sdk/guest/c -o "$tmp" "${srcs[@]}"; then
       echo "$prog: $probe: build failed" >&2
       rm -f "$tmp"
       status=1

@@ -17,6 +17,20 @@ const PROBES = {
     structs: ['lf_tcp_event', 'lf_tcp_stats', 'lf_tcp_sock', 'lf_tcp_data'],
     enums: ['lf_tcp_event_kind', 'lf_tcp_role', 'lf_tcp_event_flag', 'lf_tcp_stat', 'lf_tcp_direction'],
   },
+  openssl: {
+    object: 'dist/bpf/openssl.bpf.o',
+    header: 'bpf/openssl.h',
+    structs: ['lf_ssl_data', 'lf_ssl_event', 'lf_ssl_stats'],
+    enums: ['lf_ssl_event_kind', 'lf_ssl_direction', 'lf_ssl_func', 'lf_ssl_data_flag', 'lf_ssl_stat'],
+  },
+  // The host's exec watcher (not a probe module): its reader lives with the module host.
+  exec: {
+    object: 'dist/bpf/exec.bpf.o',
+    header: 'bpf/exec.h',
+    structs: ['lf_exec_event'],
+    enums: ['lf_exec_event_kind'],
+    out: 'runtime/modules/generated/exec-events.ts',
+  },
 };
 
 function loadBtf(object) {
@@ -139,7 +153,7 @@ function main() {
   const check = process.argv.includes('--check');
   let stale = 0;
   for (const [probe, spec] of Object.entries(PROBES)) {
-    const file = path.join(root, 'probes', probe, 'generated', 'events.ts');
+    const file = path.join(root, spec.out ?? path.join('probes', probe, 'generated', 'events.ts'));
     const text = generate(probe, spec);
     const current = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '';
     if (current === text) continue;

@@ -3,6 +3,7 @@
 //! The JS contract is docs/native-api.md.
 
 mod attach;
+mod binfo;
 mod btf;
 mod errors;
 mod log;

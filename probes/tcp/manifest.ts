@@ -4,6 +4,8 @@
  * fires per connection (state change, reset, destruction), none per send/recv.
  */
 import { ProbeSpec, ProgramSpec, rodata } from '../../runtime/probes/probe-spec';
+import type { ProbeModule } from '../../runtime/modules/module';
+import { LF_TCP_DATA_OFFSETS, LF_TCP_EVENT_KIND, LF_TCP_EVENT_OFFSETS } from './generated/events';
 
 export interface TcpProbeConfig {
   selectAll: boolean;
@@ -114,3 +116,76 @@ export function tcpProbe(cfg: TcpProbeConfig): ProbeSpec {
     },
   };
 }
+
+/** Names of the lf_tcp_stats slots, in slot order (bpf/tcp.h enum lf_tcp_stat). */
+const TCP_STAT_NAMES = ['emitted', 'dropped', 'tracked', 'filtered', 'map_full', 'data_emitted', 'data_dropped'] as const;
+
+/** The TCP probe as a module of the host (probes/index.ts lists it). */
+export const tcpModule: ProbeModule = {
+  name: 'tcp',
+  // Always on: the built-in tcp decoder and the per-connection event lines come from it.
+  enabled: () => true,
+  spec: (ctx) =>
+    tcpProbe({
+      selectAll: ctx.selectAll,
+      filterComm: ctx.filterComm,
+      filterCgroup: ctx.filterCgroup,
+      selfTgid: ctx.selfTgid,
+      ringBufferBytes: ctx.ringBufferBytes,
+      captureData: ctx.wantsStreams('tcp'),
+      ...(ctx.captureBytes !== undefined ? { captureBytes: ctx.captureBytes } : {}),
+    }),
+  rings: () => [
+    {
+      map: TCP_RING_BUFFER,
+      type: 'records',
+      close: { kind: LF_TCP_EVENT_KIND.LF_TCP_EV_CLOSE, cookieOffset: LF_TCP_EVENT_OFFSETS.cookie },
+      owner: {
+        cookieOffset: LF_TCP_EVENT_OFFSETS.cookie,
+        tgidOffset: LF_TCP_EVENT_OFFSETS.tgid,
+        cgroupOffset: LF_TCP_EVENT_OFFSETS.cgroup_id,
+        minLength: LF_TCP_EVENT_OFFSETS.cgroup_id + 8,
+      },
+    },
+    {
+      map: TCP_DATA_RING_BUFFER,
+      type: 'streams',
+      layout: {
+        kind: LF_TCP_EVENT_KIND.LF_TCP_EV_DATA,
+        header: LF_TCP_DATA_OFFSETS.data,
+        cookie: LF_TCP_DATA_OFFSETS.cookie,
+        direction: LF_TCP_DATA_OFFSETS.direction,
+        len: LF_TCP_DATA_OFFSETS.len,
+        captured: LF_TCP_DATA_OFFSETS.captured,
+      },
+    },
+  ],
+  stats: { map: TCP_STATS_MAP, names: TCP_STAT_NAMES },
+  // Payload capture uses classic syscall tracepoints, which libbpf finds through tracefs.
+  needsTracefs: (ctx) => ctx.wantsStreams('tcp'),
+  onSelectionGrew: {
+    // Takes over what selected processes already had open when they became
+    // selected: their listeners, so connections accepted from them later are
+    // attributed, and their open connections, counted from now on as
+    // preexisting. Connections opened later are attributed in the kernel at
+    // connect()/listen(); this walk is the only way to find the older ones
+    // without a hook on every send and recv. First every process's open files,
+    // then the TCP sockets of the daemon's network namespace (bpf/tcp.bpf.c
+    // explains why two walks); sockets noted in other network namespaces are
+    // taken over at their next state change.
+    name: 'take over open sockets of selected processes',
+    programs: [TCP_ADOPT_ITERATOR, TCP_CLAIM_ITERATOR],
+    run: (obj) => {
+      obj.runIterator(TCP_ADOPT_ITERATOR);
+      return obj.runIterator(TCP_CLAIM_ITERATOR).length / 8; // one cookie each
+    },
+  },
+  periodic: {
+    // Counters of live connections (idle ones too) come from a walk of the tracked
+    // sockets, never from the send/recv path. Returns how many there were.
+    name: 'flush open connections',
+    program: TCP_FLUSH_ITERATOR,
+    intervalMs: (ctx) => ctx.flushIntervalMs,
+    run: (obj) => obj.runIterator(TCP_FLUSH_ITERATOR).length / 8, // one cookie each
+  },
+};

@@ -18,6 +18,8 @@ import { engineOptionsFor, loadNativeEngine, type DecoderEngine, type MetricDecl
 import { builtinDecoders, resolveDecoderSources, type BuiltinDecoder, type ManifestFs } from '../decoders/manifest';
 import { DecoderMetricRegistry } from '../decoders/metric-registry';
 import { decoderSelfMetrics } from '../decoders/self-metrics';
+import type { ProbeModule } from '../modules/module';
+import { PROBE_MODULES } from '../../probes/index';
 
 export interface DecodersListOptions {
   decoderDirs: string[];
@@ -40,6 +42,8 @@ export interface DecodersCommandDeps {
   builtins?: () => BuiltinDecoder[];
   readFile?: (p: string) => Buffer;
   manifestFs?: ManifestFs;
+  /** Probe modules to show after the decoders (default: the daemon's list, unless `builtins` is injected). */
+  modules?: () => readonly ProbeModule[];
 }
 
 /** One-shot commands run without root: no persistent compilation cache under /var/cache. */
@@ -84,8 +88,21 @@ export async function decodersList(opts: DecodersListOptions, deps: DecodersComm
   });
   const status = manager.status();
   manager.close();
-  deps.writeOut(opts.json ? `${JSON.stringify(status.map(jsonStatus), null, 2)}\n` : formatTable(status));
+  const modules = (deps.modules ?? (() => (deps.builtins ? [] : PROBE_MODULES)))();
+  deps.writeOut(opts.json ? `${JSON.stringify(status.map(jsonStatus), null, 2)}\n` : formatTable(status) + formatModules(modules));
   return 0;
+}
+
+/** Which probe modules exist and which of them plan uprobes per binary (`lightfoot inspect` shows the plans). */
+function formatModules(modules: readonly ProbeModule[]): string {
+  if (modules.length === 0) return '';
+  let out = '\nprobe modules:\n';
+  for (const m of modules) {
+    out += m.planner
+      ? `  ${m.name.padEnd(10)} plans uprobes per binary: planner ${m.planner.component}, looks for ${[...(m.planner.interest.names ?? []), ...(m.planner.interest.prefixes ?? []).map((p) => `${p}*`)].join(', ')}\n`
+      : `  ${m.name.padEnd(10)} kernel hooks only (no per-binary planning)\n`;
+  }
+  return out;
 }
 
 function jsonStatus(s: DecoderStatus): Record<string, unknown> {

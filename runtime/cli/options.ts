@@ -40,6 +40,8 @@ export interface RunOptions {
   control?: ControlOptions;
   /** --export-dir: event and diagnostic lines also go to rotated files there; set only when given. */
   export?: ExportOptions;
+  /** --capture-bytes N: payload bytes captured per call for stream decoders; set only when given. */
+  captureBytes?: number;
 }
 
 export interface ControlOptions {
@@ -90,6 +92,7 @@ export interface RawRunOptions {
   exportDir?: string;
   exportMaxBytes?: string;
   exportMaxFiles?: string;
+  captureBytes?: string;
 }
 
 export interface ParseContext {
@@ -188,6 +191,7 @@ export function parseRunOptions(raw: RawRunOptions, ctx: ParseContext = {}): Run
   } else if (raw.exportMaxBytes !== undefined || raw.exportMaxFiles !== undefined) {
     throw new UsageError('--export-max-bytes/--export-max-files need --export-dir', { hint: 'add --export-dir DIR, or drop them' });
   }
+  if (raw.captureBytes !== undefined) opts.captureBytes = parseInteger('--capture-bytes', raw.captureBytes, 0, 0, 262_144);
   return opts;
 }
 

@@ -150,6 +150,7 @@ export function buildProgram(handlers: CommandHandlers, io: ProgramIO = {}): Com
     .option('--export-dir <dir>', 'also write event and diagnostic lines to rotated files in this directory (events.log, lightfoot.log)')
     .option('--export-max-bytes <size>', `rotate an export file at this size (default: 64MiB)`)
     .option('--export-max-files <n>', `files kept per export, the active one included (default: ${DEFAULTS.exportMaxFiles})`)
+    .option('--capture-bytes <n>', 'payload bytes captured per call for stream decoders: TCP send/recv (at most 8191, default 4096), SSL_read/SSL_write (at most 262144, default 65536); the rest is counted as truncated')
     .addHelpText('after', RUN_EXAMPLES)
     .action(async (raw: RawRunOptions) => {
       const opts = parseRunOptions(raw, { stderrIsTTY: io.stderrIsTTY ?? process.stderr.isTTY === true });
@@ -163,6 +164,16 @@ export function buildProgram(handlers: CommandHandlers, io: ProgramIO = {}): Com
     .addHelpText('after', DOCTOR_EXAMPLES)
     .action(async (raw: { json?: boolean }) => {
       await handlers.doctor({ json: raw.json === true });
+    });
+
+  program
+    .command('inspect')
+    .description('show what the planning probe modules would attach in a process or a binary, and why not')
+    .argument('<pid|path>', 'a running process or an executable / shared library')
+    .option('--json', 'print JSON')
+    .action(async (target: string, raw: { json?: boolean }) => {
+      const cmd = require('./inspect-command') as typeof import('./inspect-command');
+      inspectCode = await cmd.inspect({ target, json: raw.json === true }, writeOut);
     });
 
   const decoders = program
@@ -198,6 +209,9 @@ export function buildProgram(handlers: CommandHandlers, io: ProgramIO = {}): Com
   return program;
 }
 
+/** Exit code of the last `inspect` (it needs no injected handler). */
+let inspectCode: number | undefined;
+
 /**
  * Parse `argv` (without node and script), run the command and return the exit
  * code. Never throws and never prints a stack trace for expected errors.
@@ -205,6 +219,7 @@ export function buildProgram(handlers: CommandHandlers, io: ProgramIO = {}): Com
 export async function runCli(argv: readonly string[], handlers: CommandHandlers, io: ProgramIO = {}): Promise<number> {
   const writeErr = io.writeErr ?? ((s: string) => void process.stderr.write(s));
   let code = 0;
+  inspectCode = undefined;
   const program = buildProgram(
     {
       run: async (o) => (code = await handlers.run(o)),
@@ -218,7 +233,7 @@ export async function runCli(argv: readonly string[], handlers: CommandHandlers,
   );
   try {
     await program.parseAsync([...argv], { from: 'user' });
-    return code;
+    return inspectCode ?? code;
   } catch (err) {
     if (err instanceof CommanderError) {
       // --help and --version end through exitOverride with exit code 0.

@@ -78,9 +78,9 @@ export function engineOptionsFor(sources: readonly { limits: InstanceLimits; ena
 }
 
 /** The interface every decoder exports (world decoder-plugin and probe-plugin). */
-export const DECODER_INTERFACE = 'lightfoot:decoder/decoder@0.1.0';
+export const DECODER_INTERFACE = 'lightfoot:decoder/decoder@0.2.0';
 /** Imported by every component: the WIT types its exports use (nothing callable). */
-export const TYPES_INTERFACE = 'lightfoot:decoder/types@0.1.0';
+export const TYPES_INTERFACE = 'lightfoot:decoder/types@0.2.0';
 
 /** What a thrown engine error means to the host. */
 export type EngineFailure =

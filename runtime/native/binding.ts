@@ -135,6 +135,14 @@ export interface DecodeError extends Error { code: 'LF_ERR_DECODE'; decodeError:
 declare class NativeWasmEngine {
   constructor(opts?: WasmEngineOptions);
   compile(bytes: Buffer): NativeWasmComponent;
+  /** A component exporting lightfoot:decoder/planner (native/src/wasm/planner.rs). */
+  compilePlanner(bytes: Buffer): NativePlannerComponent;
+}
+declare class NativePlannerComponent {
+  private constructor();
+  readonly sha256: string;
+  /** plan() in a fresh Store under `limits`; faults come back as status 'fault', never thrown. */
+  plan(info: PlanInput, limits: InstanceLimits): PlanOutcome;
 }
 declare class NativeWasmComponent {
   private constructor();
@@ -155,6 +163,51 @@ declare class NativeDecoderInstance {
   readonly poisoned: boolean;
 }
 
+// --- Binary introspection (native/src/binfo.rs) and planning. ---
+export interface SymbolInfo { name: string; offset: number; address: number; size: number }
+export interface SymbolInterest { names?: string[]; prefixes?: string[] }
+export interface BinaryInfo {
+  path: string;
+  dev: number;
+  inode: number;
+  mtimeNs: number;
+  sizeBytes: number;
+  kind: 'executable' | 'shared-library';
+  buildId?: string;
+  soname?: string;
+  goVersion?: string;
+  /** DT_NEEDED libraries and DT_RUNPATH directories. */
+  needed: string[];
+  runpath: string[];
+  /** Function symbols in the binary (before the interest filter). */
+  symbolCount: number;
+  symbols: SymbolInfo[];
+  /** Executable segments as file ranges. */
+  text: { offset: number; size: number }[];
+  cached: boolean;
+  parseMs: number;
+}
+export interface PlanInput {
+  path: string;
+  kind: 'executable' | 'shared-library';
+  buildId?: string;
+  soname?: string;
+  symbolCount: number;
+  goVersion?: string;
+  modules: string[][];
+  symbols: SymbolInfo[];
+  memberOffsets: { key: string; offset: number }[];
+}
+export interface PlannedAttach { program: string; symbol: string; offset: number; mode: 'uprobe' | 'uretprobe'; cookie: number }
+export interface PlanOutcome {
+  status: 'ok' | 'refused' | 'fault';
+  faultKind?: FaultKind;
+  message?: string;
+  attach?: PlannedAttach[];
+  config?: Buffer;
+  notes?: string[];
+}
+
 interface NativeModule {
   BpfObject: typeof NativeBpfObject;
   Link: typeof NativeLink;
@@ -168,6 +221,8 @@ interface NativeModule {
   libbpfVersion(): string;
   setLogHandler(fn: ((level: LogLevel, line: string) => void) | null): void;
   mountTracefs(path: string): void;
+  readBinaryInfo(path: string, interest?: SymbolInterest): BinaryInfo;
+  clearBinaryCache(): void;
 }
 
 /** Where the addon is looked for: $LIGHTFOOT_NATIVE, else <repo>/native/lightfoot.node
@@ -270,3 +325,7 @@ export function setLogHandler(fn: ((level: LogLevel, line: string) => void) | nu
   native.setLogHandler(fn === null ? null : guarded(fn));
 }
 export function mountTracefs(target: string): void { native.mountTracefs(target); }
+/** ELF identity, symbols (only those in `interest`, when given) and text bounds; cached per (dev, inode, mtime, size). Throws LF_ERR_BINARY. */
+export function readBinaryInfo(file: string, interest?: SymbolInterest): BinaryInfo { return native.readBinaryInfo(file, interest); }
+export function clearBinaryCache(): void { native.clearBinaryCache(); }
+export type PlannerComponent = NativePlannerComponent;

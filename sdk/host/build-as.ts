@@ -8,7 +8,7 @@ import { importEsm } from './esm';
 import { repoRoot, sdkPath, witDir } from './paths';
 import { jcoApi } from './v8-engine';
 
-const IFACE = 'lightfoot:decoder/decoder@0.1.0';
+const IFACE = 'lightfoot:decoder/decoder@0.2.0';
 /** asc export name → canonical ABI export name(s). */
 const RENAMES: Record<string, string[]> = {
   lf_describe: [`${IFACE}#describe`],

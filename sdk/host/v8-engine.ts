@@ -10,7 +10,7 @@ import { pathToFileURL } from 'node:url';
 import { importEsm } from './esm';
 import { codedError, Decoder, DecodeOutput, DecoderInfo, FieldValue } from './types';
 
-const EXPORT = 'lightfoot:decoder/decoder@0.1.0';
+const EXPORT = 'lightfoot:decoder/decoder@0.2.0';
 
 
 type JcoApi = {

@@ -5,7 +5,8 @@
 #   build-c-component.sh [--world decoder-plugin|probe-plugin] [--max-memory BYTES]
 #                        [-I DIR]... [-D NAME[=VALUE]]... -o OUT.wasm SRC.c [MORE.c]...
 #
-#   --world       WIT world of sdk/wit/decoder.wit to implement (default decoder-plugin)
+#   --world       WIT world of sdk/wit/decoder.wit to implement (default decoder-plugin;
+#                 planner-plugin for a probe module's planner alone)
 #   --max-memory  cap on linear memory, bytes, multiple of 65536 (default 16777216 = 16 MiB);
 #                 baked into the module; the host's InstanceLimits.memoryBytes may be lower
 #   -I, -D        passed to clang
@@ -40,7 +41,7 @@ set -euo pipefail
 prog=build-c-component
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 wit_dir="$root/sdk/wit"
-tools=${LIGHTFOOT_TOOLS:-/var/cache/lightfoot/tools}
+tools=${LIGHTFOOT_TOOLS:-${LIGHTFOOT_CACHE:-/var/cache/lightfoot}/tools}
 wit_bindgen="$tools/bin/wit-bindgen"
 jco="$root/node_modules/.bin/jco"
 clang=${CLANG:-clang-19}
@@ -73,7 +74,7 @@ while [ $# -gt 0 ]; do
 done
 [ -n "$out" ] || { echo "$prog: -o OUT.wasm is required" >&2; usage; }
 [ ${#srcs[@]} -gt 0 ] || { echo "$prog: no source files" >&2; usage; }
-case "$world" in decoder-plugin|probe-plugin) ;; *) echo "$prog: unknown world $world (decoder-plugin or probe-plugin)" >&2; exit 2 ;; esac
+case "$world" in decoder-plugin|probe-plugin|planner-plugin) ;; *) echo "$prog: unknown world $world (decoder-plugin, probe-plugin or planner-plugin)" >&2; exit 2 ;; esac
 [[ "$max_memory" =~ ^[0-9]+$ ]] && [ $((max_memory % 65536)) -eq 0 ] && [ "$max_memory" -gt 0 ] ||
   { echo "$prog: --max-memory must be a positive multiple of 65536 (got $max_memory)" >&2; exit 2; }
 for s in "${srcs[@]}"; do [ -f "$s" ] || die "no such source file: $s"; done
@@ -135,7 +136,7 @@ quiet "$jco" new "$tmp/core.wasm" -o "$tmp/component.wasm"
 # Anything else would be refused by the host, so refuse it here, naming it.
 run "$jco" wit "$tmp/component.wasm" >"$tmp/world.wit" 2>"$tmp/log" || { cat "$tmp/log" >&2; die "failed: jco wit"; }
 imports=$(grep -E '^\s*import ' "$tmp/world.wit" | sed -E 's/^\s*import\s+//; s/;\s*$//' |
-  grep -v -E '^lightfoot:decoder/types@0\.1\.0$' || true)
+  grep -v -E '^lightfoot:decoder/types@0\.2\.0$' || true)
 if [ -n "$imports" ]; then
   {
     echo "$prog: the component imports what a lightfoot decoder may not use:"

@@ -157,8 +157,8 @@ export async function loadCoreTcpDecode(wasm = tcpWasmPath()): Promise<(batch: B
   const inst = await W.instantiate(fs.readFileSync(path.join(dir, 'decoder.core.wasm')), {});
   const ex = inst.instance.exports as Exports;
   ex._initialize();
-  const decode = ex['lightfoot:decoder/decoder@0.1.0#decode'];
-  const post = ex['cabi_post_lightfoot:decoder/decoder@0.1.0#decode'];
+  const decode = ex['lightfoot:decoder/decoder@0.2.0#decode'];
+  const post = ex['cabi_post_lightfoot:decoder/decoder@0.2.0#decode'];
   return (batch: Buffer): number => {
     const ptr = ex.cabi_realloc(0, 0, 1, batch.length);
     new Uint8Array(ex.memory.buffer, ptr, batch.length).set(batch);

@@ -65,7 +65,7 @@ test('a restart of the daemon and an exiting target lose nothing and leak nothin
   await eventually(async () => tcpOf(await a.scrape(), 'node').opened === 1);
   assert.equal(await a.stop(), 0);
   const final = a.logs.find((l) => l.msg === 'final counts')!;
-  assert.equal(final.openConnectionsFlushed, 1, 'the still-open connection was flushed at shutdown');
+  assert.equal((final.tcp as { flushed: number }).flushed, 1, 'the still-open connection was flushed at shutdown');
   const aFlush = a.events.filter((e) => e.event === 'flush');
   assert.equal(aFlush.at(-1)?.bytesSent, 1000, 'daemon A reported every byte it saw');
 

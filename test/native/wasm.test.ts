@@ -106,8 +106,8 @@ test('compile: sha256, imports, exports, world of the well-behaved decoder', () 
   const c = component('good');
   assert.equal(c.sha256, createHash('sha256').update(bytes('good')).digest('hex'));
   // The exported interface `use`s lightfoot:decoder/types, which WIT makes a (types-only) import.
-  assert.deepEqual(c.imports(), ['lightfoot:decoder/types@0.1.0']);
-  assert.deepEqual(c.exports(), ['lightfoot:decoder/decoder@0.1.0']);
+  assert.deepEqual(c.imports(), ['lightfoot:decoder/types@0.2.0']);
+  assert.deepEqual(c.exports(), ['lightfoot:decoder/decoder@0.2.0']);
   assert.equal(c.world(), 'decoder-plugin');
 });
 
@@ -264,7 +264,7 @@ test('bad bytes, core modules and components without the decoder export are refu
   assert.throws(() => engine().compile(Buffer.from('not wasm')), { code: 'LF_ERR_WASM_INVALID' });
   assert.throws(() => engine().compile(bytes('wasi.core')), { code: 'LF_ERR_WASM_INVALID' });
   assert.throws(() => engine().compile(bytes('empty')), {
-    code: 'LF_ERR_WASM_WORLD', message: 'does not export lightfoot:decoder/decoder@0.1.0 (exports: none)',
+    code: 'LF_ERR_WASM_WORLD', message: 'does not export lightfoot:decoder/decoder@0.2.0 (exports: none)',
   });
   assert.throws(() => component('good').instantiate({ memoryBytes: 1 << 20, deadlineMs: 0 }), { code: 'LF_ERR_CONFIG' });
 });

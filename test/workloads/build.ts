@@ -54,11 +54,11 @@ function cacheRoot(): string {
   }
 }
 
-async function compileCached(src: string, name: string): Promise<string> {
+async function compileCached(src: string, name: string, libs: string[] = []): Promise<string> {
   const source = fs.readFileSync(src);
   const hash = createHash('sha256')
     .update(source)
-    .update('\0' + CC + '\0' + CFLAGS.join(' '))
+    .update('\0' + CC + '\0' + CFLAGS.join(' ') + '\0' + libs.join(' '))
     .digest('hex')
     .slice(0, 16);
   const dir = path.join(cacheRoot(), hash);
@@ -67,7 +67,7 @@ async function compileCached(src: string, name: string): Promise<string> {
   fs.mkdirSync(dir, { recursive: true });
   const tmp = `${out}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
   try {
-    await execFileP(CC, [...CFLAGS, '-o', tmp, src], { timeout: 120_000 });
+    await execFileP(CC, [...CFLAGS, '-o', tmp, src, ...libs], { timeout: 120_000 });
     fs.renameSync(tmp, out);
   } catch (err) {
     try { fs.rmSync(tmp, { force: true }); } catch { /* ignore */ }
@@ -88,4 +88,20 @@ export function buildWorkloads(): Promise<Workloads> {
     pending.catch(() => { pending = undefined; });
   }
   return pending;
+}
+
+export interface TlsClients {
+  /** tls_client.c linked to the shared libssl.so.3. */
+  shared: string;
+  /** tls_client.c with libssl.a and libcrypto.a linked in (libc stays shared). */
+  static: string;
+}
+
+/** The TLS client workload, both ways of linking OpenSSL (Debian libssl-dev). */
+export async function buildTlsClients(): Promise<TlsClients> {
+  const src = tcpWorkloadSource().replace(/tcp_workload\.c$/, 'tls_client.c');
+  return {
+    shared: await compileCached(src, 'tls_client', ['-lssl', '-lcrypto']),
+    static: await compileCached(src, 'tls_client_static', ['-Wl,-Bstatic', '-lssl', '-lcrypto', '-Wl,-Bdynamic', '-ldl', '-lpthread']),
+  };
 }

@@ -13,11 +13,11 @@ use super::engine::{chain, EngineCtx};
 use super::instance::{self, DecoderInstance, HostState, InstanceLimits};
 use crate::errors::{self, err, Result};
 
-pub(crate) const DECODER_EXPORT: &str = "lightfoot:decoder/decoder@0.1.0";
-pub(crate) const PLANNER_EXPORT: &str = "lightfoot:decoder/planner@0.1.0";
+pub(crate) const DECODER_EXPORT: &str = "lightfoot:decoder/decoder@0.2.0";
+pub(crate) const PLANNER_EXPORT: &str = "lightfoot:decoder/planner@0.2.0";
 /// The interface the exported ones `use`; WIT turns that into an implicit import. It
 /// declares types only, so importing it gives the guest nothing.
-const TYPES_IMPORT: &str = "lightfoot:decoder/types@0.1.0";
+const TYPES_IMPORT: &str = "lightfoot:decoder/types@0.2.0";
 
 #[napi]
 pub struct WasmComponent {
@@ -36,7 +36,7 @@ pub(crate) fn define_allowed_imports(linker: &mut Linker<HostState>) -> wasmtime
 }
 
 /// True when an import item carries nothing callable: only type definitions.
-fn types_only(engine: &Engine, item: &ComponentItem) -> bool {
+pub(crate) fn types_only(engine: &Engine, item: &ComponentItem) -> bool {
     match item {
         ComponentItem::Type(_) => true,
         ComponentItem::ComponentInstance(i) => {
@@ -117,7 +117,7 @@ impl WasmComponent {
         self.sha256.clone()
     }
 
-    /// Every import, including the types-only lightfoot:decoder/types@0.1.0.
+    /// Every import, including the types-only lightfoot:decoder/types@0.2.0.
     #[napi]
     pub fn imports(&self) -> Vec<String> {
         self.imports.clone()

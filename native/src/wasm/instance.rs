@@ -91,7 +91,7 @@ struct Live {
     decode_c: wasmtime::component::Func,
 }
 
-const DECODER_EXPORT: &str = "lightfoot:decoder/decoder@0.1.0";
+const DECODER_EXPORT: &str = "lightfoot:decoder/decoder@0.2.0";
 
 /// Instance + bindings + the decode function for the compact lifting (lift.rs).
 fn start(

@@ -8,6 +8,7 @@ mod convert;
 mod engine;
 mod instance;
 mod lift;
+mod planner;
 
 // Typed host bindings generated from the WIT at build time. Only the decoder-plugin
 // world is bound: a probe-plugin component exports the same decoder interface (its

@@ -86,8 +86,9 @@ bool exports_lightfoot_decoder_decoder_decode(decoder_plugin_list_u8_t *batch, l
     ok = lf_err_malformed(err, b.error);
     goto done;
   }
-  if (!lf_span_eq(b.probe, "tcp")) {
-    ok = lf_err_unsupported(err, "http1-requests decodes the tcp probe only");
+  // Plaintext byte streams: the tcp probe's payload, or the openssl probe's TLS plaintext.
+  if (!lf_span_eq(b.probe, "tcp") && !lf_span_eq(b.probe, "openssl")) {
+    ok = lf_err_unsupported(err, "http1-requests decodes the tcp and openssl probes' streams only");
     goto done;
   }
   size_t before = conn_count();

@@ -1,5 +1,5 @@
 /// <reference path="./lightfoot-decoder-types.d.ts" />
-declare module 'lightfoot:decoder/decoder@0.1.0' {
+declare module 'lightfoot:decoder/decoder@0.2.0' {
   /**
    * Called once after instantiation (and again after every restart).
    */
@@ -8,7 +8,7 @@ declare module 'lightfoot:decoder/decoder@0.1.0' {
    * Decodes one msgpack batch (layout: sdk/docs/batch-format.md).
    */
   export function decode(batch: Uint8Array): DecodeOutput;
-  export type DecoderInfo = import('lightfoot:decoder/types@0.1.0').DecoderInfo;
-  export type DecodeOutput = import('lightfoot:decoder/types@0.1.0').DecodeOutput;
-  export type DecodeError = import('lightfoot:decoder/types@0.1.0').DecodeError;
+  export type DecoderInfo = import('lightfoot:decoder/types@0.2.0').DecoderInfo;
+  export type DecodeOutput = import('lightfoot:decoder/types@0.2.0').DecodeOutput;
+  export type DecodeError = import('lightfoot:decoder/types@0.2.0').DecodeError;
 }

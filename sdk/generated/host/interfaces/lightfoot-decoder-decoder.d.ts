@@ -1,4 +1,4 @@
-/** @module Interface lightfoot:decoder/decoder@0.1.0 **/
+/** @module Interface lightfoot:decoder/decoder@0.2.0 **/
 /**
  * Called once after instantiation (and again after every restart).
  */

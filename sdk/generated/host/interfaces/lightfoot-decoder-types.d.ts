@@ -1,4 +1,4 @@
-/** @module Interface lightfoot:decoder/types@0.1.0 **/
+/** @module Interface lightfoot:decoder/types@0.2.0 **/
 /**
  * Prometheus metric types a decoder may declare.
  * # Variants
@@ -175,22 +175,50 @@ export interface DecodeErrorMalformed {
   val: string,
 }
 /**
- * --- Reserved for probe-owning decoders (the `probe-plugin` world). ---
+ * --- Probe planning (the `probe-plugin` world), since 0.2.0. ---
+ * A function symbol of the binary, from `.symtab` or `.dynsym`.
  */
 export interface Symbol {
   name: string,
   /**
-   * File offset of the symbol in the binary.
+   * File offset of the symbol's first byte (what a uprobe attaches to).
    */
   offset: bigint,
+  /**
+   * Virtual address in the ELF (st_value).
+   */
+  address: bigint,
   size: bigint,
 }
 /**
- * What the host read from a target binary.
+ * # Variants
+ * 
+ * ## `"executable"`
+ * 
+ * ## `"shared-library"`
+ */
+export type BinaryKind = 'executable' | 'shared-library';
+/**
+ * What the host read from a target binary (an executable or a shared
+ * library it has mapped). `symbols` holds only the functions the module's
+ * manifest asked for (its `symbols` interest list), so a plan call stays
+ * small even for a 100 MB binary.
  */
 export interface BinaryInfo {
   path: string,
+  kind: BinaryKind,
+  /**
+   * GNU build-id, lower-case hex.
+   */
   buildId?: string,
+  /**
+   * DT_SONAME of a shared library (`libssl.so.3`).
+   */
+  soname?: string,
+  /**
+   * Number of function symbols in the binary (before the interest filter).
+   */
+  symbolCount: number,
   /**
    * `go1.22.5` for Go binaries.
    */
@@ -205,23 +233,49 @@ export interface BinaryInfo {
    */
   memberOffsets: Array<[string, number]>,
 }
+/**
+ * # Variants
+ * 
+ * ## `"uprobe"`
+ * 
+ * A uprobe at `symbol + offset` (offset 0: the entry; for Go returns,
+ * the offset of each RET instruction).
+ * ## `"uretprobe"`
+ * 
+ * A uretprobe on the function. Never for Go code: the host refuses it
+ * for a binary with a `go-version`.
+ */
+export type AttachMode = 'uprobe' | 'uretprobe';
 export interface AttachSpec {
   /**
-   * BPF program in the probe's object.
+   * BPF program of the module's own object.
    */
   program: string,
+  /**
+   * One of `binary-info.symbols`.
+   */
   symbol: string,
   /**
-   * Bytes from the symbol's start: 0 for entry, RET instructions for
-   * returns (never a uretprobe on Go code).
+   * Bytes from the symbol's start; must stay inside the symbol.
    */
   offset: bigint,
-  cookie: bigint,
+  mode: AttachMode,
+  /**
+   * Low 32 bits of the BPF attach cookie (the host puts the binary's
+   * config slot in the high 32 bits).
+   */
+  cookie: number,
 }
 /**
- * Which functions to probe and which rodata constants to write.
+ * What to attach in one binary. `config` is written, per binary, into the
+ * module's config map (its manifest names it) at the slot in the cookie's
+ * high 32 bits: struct offsets and argument locations for the BPF side.
  */
 export interface ProbePlan {
   attach: Array<AttachSpec>,
-  constants: Array<[string, Uint8Array]>,
+  config: Uint8Array,
+  /**
+   * Shown by `lightfoot inspect`: where offsets came from, what was skipped.
+   */
+  notes: Array<string>,
 }
