@@ -72,7 +72,8 @@ export class TcpPipeline {
       const gap = this.gapPending.delete(key);
       if (captured < moved) this.gapPending.add(key);
       this.stats.segments++;
-      this.manager.dispatchStream('tcp', { connection, direction, data: buf.subarray(off + header, off + header + captured), gap });
+      const tsNs = Number(buf.readBigUInt64LE(off + LF_TCP_DATA_OFFSETS.ts_ns));
+      this.manager.dispatchStream('tcp', { connection, direction, data: buf.subarray(off + header, off + header + captured), gap, tsNs });
     });
   }
 
