@@ -11,6 +11,7 @@
 #include "lf_out.h"
 #include "h2.h"
 #include "metrics.h"
+#include <stdlib.h>
 
 typedef uint8_t __u8;
 typedef uint16_t __u16;
@@ -117,7 +118,53 @@ static void take_tuple(lf_span_t rec) {
   tuple_put(&t);
 }
 
-static marks_t g_marks;
+static marks_t g_marks[2];
+static lf_segment_t *g_segs;
+static uint32_t *g_order;
+static uint32_t g_segs_cap;
+
+static int by_conn_dir(const void *a, const void *b) {
+  const lf_segment_t *x = &g_segs[*(const uint32_t *)a], *y = &g_segs[*(const uint32_t *)b];
+  if (x->conn != y->conn) return x->conn < y->conn ? -1 : 1;
+  return (int)x->dir - (int)y->dir;
+}
+
+/* One connection's segments (one or both directions), parsed in arrival order:
+ * a server's requests (ingress) come before its responses (egress) although
+ * the batch holds each direction as one segment. */
+static void feed_connection(lf_output_t *ret, uint8_t src, lf_segment_t *seg[2]) {
+  uint64_t cookie = seg[0] ? seg[0]->conn : seg[1]->conn;
+  bool any = (seg[0] && seg[0]->data.len) || (seg[1] && seg[1]->data.len);
+  h2conn_t *c = conn_get(cookie, src, any);
+  uint32_t off[2] = {0, 0};
+  if (c) {
+    if (c->d[0].mode == D_NEW && c->d[1].mode == D_NEW && !c->is_h2 && !c->dead && c->client_dir < 0 &&
+        !c->d[0].fresh && !c->d[1].fresh) {
+      /* a TCP connection seen from its start must begin with HTTP/2's first bytes */
+      const tuple_t *t = tuple_get(cookie);
+      if (src == SRC_TCP && t && !t->preexisting) c->d[0].fresh = c->d[1].fresh = 1;
+    }
+    uint64_t next[2] = {UINT64_MAX, UINT64_MAX};
+    for (int d = 0; d < 2; d++) {
+      if (!seg[d]) continue;
+      g_marks[d].n = lf_seg_marks(seg[d], g_marks[d].offs, g_marks[d].ts, 256);
+      g_marks[d].cur = 0;
+      off[d] = h2_feed(c, (uint8_t)d, seg[d]->data.ptr, seg[d]->data.len, 0, seg[d]->gap, &g_marks[d], 0, &next[d]);
+    }
+    while (next[0] != UINT64_MAX || next[1] != UINT64_MAX) {
+      int d = next[0] <= next[1] ? 0 : 1;
+      uint64_t until = next[!d];
+      if (until < next[d]) until = next[d]; /* the other side is waiting for bytes: no bound */
+      off[d] = h2_feed(c, (uint8_t)d, seg[d]->data.ptr, seg[d]->data.len, off[d], false, &g_marks[d],
+                       next[!d] == UINT64_MAX ? UINT64_MAX : until, &next[d]);
+    }
+  }
+  for (int d = 0; d < 2; d++) {
+    if (!seg[d]) continue;
+    uint32_t consumed = !c || c->dead || seg[d]->eos ? seg[d]->data.len : off[d];
+    lf_out_stream(ret, cookie, (uint8_t)d, consumed);
+  }
+}
 
 static bool decode_impl(decoder_plugin_list_u8_t *batch, lf_output_t *ret, lf_error_t *err) {
   lf_batch_t b;
@@ -144,23 +191,28 @@ static bool decode_impl(decoder_plugin_list_u8_t *batch, lf_output_t *ret, lf_er
         take_tuple(rec);
     }
   }
+  uint32_t nseg = b.streams.left;
+  if (nseg > g_segs_cap) {
+    free(g_segs);
+    free(g_order);
+    g_segs = malloc(nseg * sizeof *g_segs);
+    g_order = malloc(nseg * sizeof *g_order);
+    if (!g_segs || !g_order) __builtin_trap();
+    g_segs_cap = nseg;
+  }
   lf_iter_t st = lf_batch_streams(&b);
-  lf_segment_t seg;
-  while (lf_next_segment(&st, &seg)) {
-    h2conn_t *c = conn_get(seg.conn, src, seg.data.len > 0);
-    uint32_t consumed = seg.data.len;
-    if (c) {
-      if (c->d[0].mode == D_NEW && c->d[1].mode == D_NEW && !c->is_h2 && !c->dead && c->client_dir < 0 &&
-          !c->d[0].fresh && !c->d[1].fresh) {
-        /* a TCP connection seen from its start must begin with HTTP/2's first bytes */
-        const tuple_t *t = tuple_get(seg.conn);
-        if (src == SRC_TCP && t && !t->preexisting) c->d[0].fresh = c->d[1].fresh = 1;
-      }
-      g_marks.n = lf_seg_marks(&seg, g_marks.offs, g_marks.ts, 256);
-      g_marks.cur = 0;
-      consumed = h2_feed(c, seg.dir, seg.data.ptr, seg.data.len, seg.gap, seg.eos, &g_marks);
+  for (uint32_t i = 0; i < nseg && lf_next_segment(&st, &g_segs[i]); i++) g_order[i] = i;
+  qsort(g_order, nseg, sizeof *g_order, by_conn_dir);
+  for (uint32_t i = 0; i < nseg;) {
+    lf_segment_t *pair[2] = {NULL, NULL};
+    lf_segment_t *a = &g_segs[g_order[i++]];
+    pair[a->dir] = a;
+    while (i < nseg && g_segs[g_order[i]].conn == a->conn) {
+      lf_segment_t *x = &g_segs[g_order[i++]];
+      if (pair[x->dir] == NULL) pair[x->dir] = x;
+      else lf_out_stream(ret, x->conn, x->dir, 0); /* a duplicate segment: not from the host */
     }
-    lf_out_stream(ret, seg.conn, seg.dir, consumed);
+    feed_connection(ret, src, pair);
   }
   lf_iter_t cl = lf_batch_closed(&b);
   uint64_t cookie;

@@ -62,11 +62,15 @@ static int sync_at(const uint8_t *p, uint32_t n) {
 
 typedef struct {
   h2stream_t tmp; /* fields of this block */
-  bool method, path, status, grpc_ct, gstatus, msg;
+  bool method, path, status, grpc_ct, ct, gstatus, msg;
 } hdrs_t;
 
 static bool name_is(const hp_field_t *f, const char *lit, uint32_t n) {
   return f->nlen == n && memcmp(f->name, lit, n) == 0;
+}
+
+static int hexval(uint8_t c) {
+  return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
 }
 
 static void collect(void *ctx, const hp_field_t *f) {
@@ -96,6 +100,7 @@ static void collect(void *ctx, const hp_field_t *f) {
     return;
   }
   if (name_is(f, "content-type", 12)) {
+    h->ct = true;
     if (f->vlen >= 16 && memcmp(f->value, "application/grpc", 16) == 0 && (f->vlen == 16 || f->value[16] == '+' || f->value[16] == ';'))
       h->grpc_ct = true;
   } else if (name_is(f, "grpc-status", 11)) {
@@ -107,9 +112,21 @@ static void collect(void *ctx, const hp_field_t *f) {
       s->grpc_status = (uint16_t)v;
     }
   } else if (name_is(f, "grpc-message", 12)) {
+    /* percent-encoded on the wire (gRPC PROTOCOL-HTTP2.md); decoded, capped */
     h->msg = true;
-    s->msg_len = (uint8_t)(f->vlen < H2_MSG_MAX ? f->vlen : H2_MSG_MAX);
-    memcpy(s->msg, f->value, s->msg_len);
+    uint32_t o = 0;
+    for (uint32_t i = 0; i < f->vlen && o < H2_MSG_MAX; i++) {
+      uint8_t ch = f->value[i];
+      if (ch == '%' && i + 2 < f->vlen) {
+        int hi = hexval(f->value[i + 1]), lo = hexval(f->value[i + 2]);
+        if (hi >= 0 && lo >= 0) {
+          ch = (uint8_t)(hi * 16 + lo);
+          i += 2;
+        }
+      }
+      s->msg[o++] = (char)ch;
+    }
+    s->msg_len = (uint8_t)o;
   }
 }
 
@@ -163,7 +180,7 @@ static void on_block(h2conn_t *c, uint8_t dir, uint32_t sid, uint8_t flags, bool
       s->path_len = h.tmp.path_len;
       s->path_trunc = h.tmp.path_trunc;
       memcpy(s->path, h.tmp.path, h.tmp.path_len);
-      s->grpc_st = h.grpc_ct ? FS_KNOWN : fstate(false, unknown);
+      s->grpc_st = h.grpc_ct || h.ct ? FS_KNOWN : fstate(false, unknown);
       s->is_grpc = h.grpc_ct;
       rep_stream_start(c);
     }
@@ -176,8 +193,11 @@ static void on_block(h2conn_t *c, uint8_t dir, uint32_t sid, uint8_t flags, bool
     if (h.status && h.tmp.status >= 100 && h.tmp.status < 200 && !(flags & FL_END_STREAM)) return; /* interim */
     s->status_st = fstate(h.status, unknown);
     s->status = h.tmp.status;
+    /* the response's content-type decides when the request's was unknown */
     if (h.grpc_ct) s->is_grpc = 1, s->grpc_st = FS_KNOWN;
+    else if (h.ct && s->grpc_st == FS_UNKNOWN) s->grpc_st = FS_KNOWN;
   }
+  if (h.gstatus) s->is_grpc = 1, s->grpc_st = FS_KNOWN; /* only gRPC sends grpc-status */
   s->resp_blocks++;
   if (h.gstatus || s->gstatus_st != FS_KNOWN) {
     /* grpc-status comes in trailers, or in a trailers-only response */
@@ -206,6 +226,7 @@ static void on_end_stream(h2conn_t *c, uint8_t dir, uint32_t sid, uint64_t ts) {
     s->end_resp = 1;
     s->t_end = ts;
     if (s->gstatus_st != FS_KNOWN) s->gstatus_st = FS_ABSENT; /* DATA ended the stream: no trailers */
+    if (s->grpc_st == FS_UNKNOWN && !s->is_grpc) s->grpc_st = FS_KNOWN; /* gRPC always ends with trailers */
     finish(c, s, false, 0, false);
   }
 }
@@ -370,8 +391,10 @@ static bool on_frame(h2conn_t *c, uint8_t dir, uint8_t type, uint8_t flags, uint
   }
 }
 
-uint32_t h2_feed(h2conn_t *c, uint8_t dir, const uint8_t *p, uint32_t n, bool gap, bool eos, marks_t *m) {
+uint32_t h2_feed(h2conn_t *c, uint8_t dir, const uint8_t *p, uint32_t n, uint32_t start, bool gap, marks_t *m,
+                 uint64_t until, uint64_t *next) {
   h2dir_t *d = &c->d[dir];
+  *next = UINT64_MAX;
   if (c->dead) return n;
   if (gap) {
     if (d->mode == D_NEW || d->mode == D_PREFACE) {
@@ -383,7 +406,7 @@ uint32_t h2_feed(h2conn_t *c, uint8_t dir, const uint8_t *p, uint32_t n, bool ga
       if (c->dead) return n;
     }
   }
-  uint32_t off = 0;
+  uint32_t off = start;
   for (;;) {
     if (c->dead) return n;
     if (d->mode == D_NEW || d->mode == D_PREFACE) {
@@ -469,6 +492,12 @@ uint32_t h2_feed(h2conn_t *c, uint8_t dir, const uint8_t *p, uint32_t n, bool ga
     if (d->mode != D_FRAMES) return n;
     if (d->skip) {
       uint32_t k = n - off < d->skip ? n - off : d->skip;
+      if (k == 0) break;
+      uint64_t t = ts_at(m, off + k - 1);
+      if (m->n && t > until) {
+        *next = t;
+        return off;
+      }
       off += k;
       d->skip -= k;
       if (d->skip == 0 && (d->skip_flags & FL_END_STREAM)) on_end_stream(c, dir, d->skip_stream, ts_at(m, off - 1));
@@ -488,6 +517,11 @@ uint32_t h2_feed(h2conn_t *c, uint8_t dir, const uint8_t *p, uint32_t n, bool ga
     bool skippable = type == FT_DATA || type >= FT_N;
     if (n - off < 9 + len) {
       if (skippable && !d->in_block) {
+        uint64_t t = ts_at(m, n - 1);
+        if (m->n && t > until) {
+          *next = t;
+          return off;
+        }
         /* DATA: only the flags matter; skip the payload as it arrives */
         if (type == FT_DATA && sid == 0) {
           lose_direction(c, dir, "protocol_error");
@@ -506,14 +540,19 @@ uint32_t h2_feed(h2conn_t *c, uint8_t dir, const uint8_t *p, uint32_t n, bool ga
       }
       break;
     }
-    if (!on_frame(c, dir, type, flags, sid, h + 9, len, ts_at(m, off + 9 + len - 1))) {
+    uint64_t fts = ts_at(m, off + 9 + len - 1);
+    if (m->n && fts > until) { /* the other direction has earlier frames: let it go first */
+      *next = fts;
+      return off;
+    }
+    if (!on_frame(c, dir, type, flags, sid, h + 9, len, fts)) {
       lose_direction(c, dir, "protocol_error");
       off += 9 + len;
       continue;
     }
     off += 9 + len;
   }
-  return eos ? n : off;
+  return off;
 }
 
 void h2_conn_closed(h2conn_t *c) {

@@ -123,8 +123,11 @@ typedef struct {
   uint32_t n, cur;
 } marks_t;
 
-/* frames.c: feeds one segment; returns bytes consumed. */
-uint32_t h2_feed(h2conn_t *c, uint8_t dir, const uint8_t *p, uint32_t n, bool gap, bool eos, marks_t *m);
+/* frames.c: parses a segment's bytes from `start`, stopping before a frame
+ * that arrived after `until` (its time in *next; UINT64_MAX when it stopped
+ * for want of bytes). Returns the offset reached. */
+uint32_t h2_feed(h2conn_t *c, uint8_t dir, const uint8_t *p, uint32_t n, uint32_t start, bool gap, marks_t *m,
+                 uint64_t until, uint64_t *next);
 /* The connection is gone: count its open streams as abandoned. */
 void h2_conn_closed(h2conn_t *c);
 

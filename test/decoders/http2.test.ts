@@ -1,0 +1,185 @@
+/**
+ * The http2 decoder component against real HTTP/2 traffic: Node's http2 and
+ * @grpc/grpc-js (h2c) in their own processes, recorded by a loopback proxy and
+ * fed to the component as the host would. Exact counts on both sides, chunk
+ * boundaries that do not matter, RST_STREAM, GOAWAY, PING, starts mid-connection
+ * and losses that never give a wrong value.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as path from 'node:path';
+import { cleanup, spawnWorkload } from '../helpers/process';
+import { repoRoot } from '../helpers/wasm-fixtures';
+import { feed, loadHttp2, recordingProxy, series, summarize, total, type Chunk, type Summary } from './http2-harness';
+import type { Decoder, DecoderInfo } from '../../sdk/host/types';
+
+const PEERS = path.join(repoRoot(), 'test', 'workloads', 'h2-peers.js');
+let dec: Decoder;
+let info: DecoderInfo;
+
+before(async () => {
+  dec = await loadHttp2('v8');
+  info = dec.describe();
+});
+after(() => cleanup.run());
+
+async function peer(args: string[]): Promise<{ port: number; kill(): Promise<unknown> }> {
+  const h = spawnWorkload(process.execPath, [PEERS, ...args]);
+  const m = await h.waitForLine(/^LISTENING (\d+)/, 10_000);
+  return { port: Number(m[1]), kill: () => h.kill() };
+}
+
+async function run(args: string[]): Promise<string> {
+  const h = spawnWorkload(process.execPath, [PEERS, ...args]);
+  const m = await h.waitForLine(/^DONE .*/, 30_000);
+  await h.waitExit(10_000);
+  return m[0];
+}
+
+/** Records one client run through a proxy in front of a server. */
+async function record(server: string[], client: (port: number) => string[]): Promise<{ chunks: Chunk[]; done: string }> {
+  const srv = await peer(server);
+  try {
+    const proxy = await recordingProxy(srv.port);
+    const done = await run(client(proxy.port));
+    const recs = await proxy.stop();
+    assert.equal(recs.length, 1, 'one connection');
+    return { chunks: recs[0]!, done };
+  } finally {
+    await srv.kill();
+  }
+}
+
+const fresh = async (): Promise<Decoder> => loadHttp2('v8');
+const sum = (d: Decoder, chunks: Chunk[], o: Parameters<typeof feed>[2] = {}): Summary => summarize(info, feed(d, chunks, o).outputs);
+
+let nodeRec: { chunks: Chunk[]; done: string };
+let grpcRec: { chunks: Chunk[]; done: string };
+
+test('describe: OTel-named metrics, subscriptions to tcp (records + streams) and openssl (streams)', () => {
+  assert.equal(info.name, 'http2');
+  assert.deepEqual(info.subscriptions, [
+    { probe: 'tcp', kinds: [1, 4, 5], streams: true },
+    { probe: 'openssl', kinds: [0], streams: true },
+  ]);
+  const names = info.metrics.map((m) => m.name);
+  for (const n of ['lightfoot_http_server_request_duration_seconds', 'lightfoot_http_client_request_duration_seconds',
+    'lightfoot_rpc_server_duration_seconds', 'lightfoot_rpc_client_duration_seconds']) assert.ok(names.includes(n), n);
+  assert.deepEqual(info.metrics.find((m) => m.name === 'lightfoot_rpc_client_duration_seconds')!.labels,
+    ['rpc_system', 'rpc_service', 'rpc_method', 'rpc_grpc_status_code', 'server_address', 'server_port']);
+});
+
+test('Node http2 h2c: N requests are N streams with the right :path template and :status, client and server side', async () => {
+  nodeRec = await record(['node-server', '--port', '0'], (p) => ['node-client', '--port', String(p), '--requests', '20', '--cancel', '2', '--ping']);
+  assert.equal(nodeRec.done, 'DONE ok=16 notfound=4 cancelled=2 ping=1');
+  for (const side of ['client', 'server'] as const) {
+    const s = sum(await fresh(), nodeRec.chunks, { side });
+    const metric = side === 'client' ? 'lightfoot_http_client_request_duration_seconds' : 'lightfoot_http_server_request_duration_seconds';
+    const tail = side === 'client' ? 'server_address=unknown,server_port=unknown' : 'server_port=unknown';
+    const route = side === 'client' ? 'url_template' : 'http_route';
+    assert.deepEqual(series(s, metric), {
+      [`{http_request_method=GET,http_response_status_code=200,${route}=/items/{id},${tail}}`]: 16,
+      [`{http_request_method=GET,http_response_status_code=404,${route}=/missing,${tail}}`]: 4,
+    }, side);
+    assert.equal(total(s, 'lightfoot_http2_streams_started_total', { side }), 22);
+    assert.equal(total(s, 'lightfoot_http2_streams_total', { side, outcome: 'complete' }), 20);
+    assert.equal(total(s, 'lightfoot_http2_streams_total', { side, outcome: 'reset' }), 2);
+    // the client cancels: RST_STREAM(CANCEL) sent by the client
+    assert.deepEqual(series(s, 'lightfoot_http2_stream_resets_total'), { [`{side=${side},error_code=CANCEL,sender=${side === 'client' ? 'local' : 'peer'}}`]: 2 });
+    assert.equal(total(s, 'lightfoot_http2_ping_rtt_seconds', { side, sender: side === 'client' ? 'local' : 'peer' }), 1);
+    for (const v of s.observed.values()) for (const x of v) assert.ok(x >= 0 && x < 5, `durations from the marks: ${x}`);
+    assert.equal(total(s, 'lightfoot_http2_connections_total', { side, detected: 'preface', transport: 'h2c' }), 1);
+    assert.equal(total(s, 'lightfoot_http2_resyncs_total'), 0);
+    assert.equal(total(s, 'lightfoot_http2_unknown_fields_total'), 0);
+    const resets = s.logs.filter((l) => l.message === 'stream-reset');
+    assert.equal(resets.length, 2);
+    assert.equal(resets[0]!.fields.errorCode, 'CANCEL');
+    assert.equal(resets[0]!.fields.route, '/slow');
+    assert.deepEqual(s.annotations.map((a) => [a.key, a.value]), [['protocol', 'h2c']]);
+  }
+});
+
+test('chunk boundaries do not matter: byte-by-byte, random splits, many segments per call give the same counts', async () => {
+  const base = sum(await fresh(), nodeRec.chunks);
+  const strip = (s: Summary): Record<string, number> => Object.fromEntries([...s.counts].filter(([k]) => !k.startsWith('lightfoot_http2_tracked')));
+  let seed = 7;
+  const rnd = (): number => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) % 300) + 1;
+  for (const o of [{ split: () => 1 }, { split: rnd }, { perBatch: 7 }, { split: rnd, perBatch: 13 }]) {
+    assert.deepEqual(strip(sum(await fresh(), nodeRec.chunks, o)), strip(base), JSON.stringify(Object.keys(o)));
+  }
+});
+
+test('gRPC (grpc-js h2c): unary OK / NOT_FOUND / INTERNAL counted exactly per code, plus a server-streaming call, both sides', async () => {
+  grpcRec = await record(['grpc-server', '--port', '0'], (p) => ['grpc-client', '--port', String(p), '--plan', 'ok:7,notfound:3,internal:2', '--stream', '1']);
+  assert.equal(grpcRec.done, 'DONE codes={"0":7,"5":3,"13":2} streamed=3');
+  for (const side of ['client', 'server'] as const) {
+    const s = sum(await fresh(), grpcRec.chunks, { side });
+    const metric = side === 'client' ? 'lightfoot_rpc_client_duration_seconds' : 'lightfoot_rpc_server_duration_seconds';
+    const tail = side === 'client' ? 'server_address=unknown,server_port=unknown' : 'server_port=unknown';
+    assert.deepEqual(series(s, metric), {
+      [`{rpc_system=grpc,rpc_service=lightfoot.test.Echo,rpc_method=Unary,rpc_grpc_status_code=0,${tail}}`]: 7,
+      [`{rpc_system=grpc,rpc_service=lightfoot.test.Echo,rpc_method=Unary,rpc_grpc_status_code=5,${tail}}`]: 3,
+      [`{rpc_system=grpc,rpc_service=lightfoot.test.Echo,rpc_method=Unary,rpc_grpc_status_code=13,${tail}}`]: 2,
+      [`{rpc_system=grpc,rpc_service=lightfoot.test.Echo,rpc_method=Stream,rpc_grpc_status_code=0,${tail}}`]: 1,
+    }, side);
+    assert.equal(total(s, 'lightfoot_http_client_request_duration_seconds') + total(s, 'lightfoot_http_server_request_duration_seconds'), 0, 'gRPC is not counted as plain HTTP');
+    const failed = s.logs.filter((l) => l.message === 'rpc-failed');
+    assert.equal(failed.length, 5, 'one event line per failed RPC');
+    assert.deepEqual(failed.map((f) => f.fields.grpcCode).sort(), ['INTERNAL', 'INTERNAL', 'NOT_FOUND', 'NOT_FOUND', 'NOT_FOUND']);
+    assert.equal(failed.find((f) => f.fields.grpcCode === 'NOT_FOUND')!.fields.grpcMessage, 'no such item: 42');
+    assert.ok(!s.logs.some((l) => l.message !== 'rpc-failed' && 'grpcMessage' in l.fields), 'grpc-message only in failure lines');
+  }
+});
+
+test('mid-connection start: the connection is found mid-stream, streams counted, fields known or `unknown`, never wrong', async () => {
+  // Start at every chunk after the preface: whatever the decoder reports must be true.
+  const truth = new Set(['/items/{id}', '/missing', 'unknown']);
+  let sawMidstream = 0;
+  for (let at = 3; at < nodeRec.chunks.length; at += 3) {
+    const s = sum(await fresh(), nodeRec.chunks, { startAt: at, side: 'client' });
+    for (const k of s.counts.keys()) {
+      const m = /url_template=([^,]*)/.exec(k);
+      if (m) assert.ok(truth.has(m[1]!), `start at ${at}: ${k}`);
+      const st = /http_response_status_code=([^,]*)/.exec(k);
+      if (st) assert.ok(['200', '404', 'unknown'].includes(st[1]!), `start at ${at}: ${k}`);
+    }
+    if (total(s, 'lightfoot_http2_connections_total', { detected: 'midstream' }) === 1) sawMidstream++;
+    const started = total(s, 'lightfoot_http2_streams_started_total');
+    assert.ok(started <= 22, `${started} streams at most`);
+  }
+  assert.ok(sawMidstream > 5, `recognised mid-stream ${sawMidstream} times`);
+  // gRPC: a start after the first calls: later calls are counted as streams; what is
+  // reported of them (grpc-js indexes content-type and grpc-status) is right or unknown.
+  for (const at of [8, 12, 16]) {
+    const s = sum(await fresh(), grpcRec.chunks, { startAt: at, side: 'server' });
+    for (const k of s.counts.keys()) {
+      if (k.startsWith('lightfoot_rpc_server_duration_seconds')) assert.match(k, /rpc_service=(lightfoot\.test\.Echo|unknown),rpc_method=(Unary|Stream|unknown),rpc_grpc_status_code=(0|5|13|unknown)/);
+      assert.ok(!k.startsWith('lightfoot_http_server'), `gRPC never counted as plain HTTP: ${k}`);
+    }
+    assert.ok(total(s, 'lightfoot_http2_streams_total', { side: 'server', outcome: 'complete' }) >= 5, `later calls counted (start at ${at})`);
+  }
+});
+
+test('a gap resynchronises (counted) and never yields a wrong value', async () => {
+  for (let lost = 4; lost < nodeRec.chunks.length - 2; lost += 5) {
+    const s = sum(await fresh(), nodeRec.chunks, { lose: new Set([lost]), side: 'server' });
+    assert.ok(total(s, 'lightfoot_http2_resyncs_total', { reason: 'gap' }) <= 1);
+    for (const k of s.counts.keys()) {
+      const m = /http_route=([^,]*)/.exec(k);
+      if (m) assert.ok(['/items/{id}', '/missing', 'unknown'].includes(m[1]!), `lost ${lost}: ${k}`);
+    }
+    assert.ok(total(s, 'lightfoot_http_server_request_duration_seconds') >= 14, `most requests still counted (lost chunk ${lost})`);
+  }
+});
+
+test('GOAWAY on shutdown: a server closing its session sends GOAWAY(NO_ERROR), one event line with the debug length only', async () => {
+  const s = sum(await fresh(), nodeRec.chunks, { side: 'server' });
+  const goaways = s.logs.filter((l) => l.message === 'goaway');
+  assert.ok(goaways.length >= 1);
+  for (const g of goaways) {
+    assert.equal(g.fields.errorCode, 'NO_ERROR');
+    assert.equal(typeof g.fields.debugDataLength, 'number');
+    assert.ok(!('debugData' in g.fields));
+  }
+  assert.equal(total(s, 'lightfoot_http2_goaways_total', { side: 'server' }), goaways.length);
+});
