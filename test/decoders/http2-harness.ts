@@ -14,6 +14,7 @@ import * as path from 'node:path';
 import { packageRoot } from '../../runtime/package-root';
 import { encodeBatch } from '../../runtime/decoders/batch-encoder';
 import { loadV8 } from '../../sdk/host/v8-engine';
+import { spawnWorkload } from '../helpers/process';
 import type { Decoder, DecodeOutput, DecoderInfo } from '../../sdk/host/types';
 
 let built: string | undefined;
@@ -223,4 +224,60 @@ export function total(s: Summary, name: string, match: Record<string, string> = 
     if (Object.entries(match).every(([a, b]) => labels[a] === b)) t += v;
   }
   return t;
+}
+
+export const PEERS = path.join(packageRoot(), 'test', 'workloads', 'h2-peers.js');
+
+/** Starts an h2-peers.js server role; resolves with its port. */
+export async function peerServer(args: string[], node = process.execPath): Promise<{ port: number; pid: number; kill(): Promise<unknown> }> {
+  const h = spawnWorkload(node, [PEERS, ...args]);
+  const m = await h.waitForLine(/^LISTENING (\d+)/, 15_000);
+  return { port: Number(m[1]), pid: h.pid, kill: () => h.kill() };
+}
+
+/** Runs an h2-peers.js client role to its DONE line. */
+export async function peerRun(args: string[], node = process.execPath): Promise<string> {
+  const h = spawnWorkload(node, [PEERS, ...args]);
+  const m = await h.waitForLine(/^DONE .*/, 60_000);
+  await h.waitExit(10_000);
+  return m[0];
+}
+
+/** Records one client run through a proxy in front of a server (one connection). */
+export async function recordPeers(server: string[], client: (port: number) => string[]): Promise<{ chunks: Chunk[]; done: string }> {
+  const srv = await peerServer(server);
+  try {
+    const proxy = await recordingProxy(srv.port);
+    const done = await peerRun(client(proxy.port));
+    const recs = await proxy.stop();
+    if (recs.length !== 1) throw new Error(`expected one proxied connection, got ${recs.length}`);
+    return { chunks: recs[0]!, done };
+  } finally {
+    await srv.kill();
+  }
+}
+
+/** The header blocks (HEADERS/PUSH_PROMISE + CONTINUATION payloads) one direction carried, in order. */
+export function headerBlocks(chunks: Chunk[], dir: 0 | 1): Buffer[] {
+  let buf = Buffer.concat(chunks.filter((c) => c.dir === dir).map((c) => c.data));
+  if (dir === 0 && buf.subarray(0, 3).toString() === 'PRI') buf = buf.subarray(24);
+  const out: Buffer[] = [];
+  let cur: Buffer[] | undefined;
+  for (let o = 0; o + 9 <= buf.length; ) {
+    const len = buf.readUIntBE(o, 3), type = buf[o + 3]!, flags = buf[o + 4]!;
+    let p = buf.subarray(o + 9, o + 9 + len);
+    o += 9 + len;
+    if (type === 1 || type === 5) {
+      let pad = 0;
+      if (flags & 0x8) { pad = p[0]!; p = p.subarray(1); }
+      if (type === 1 && flags & 0x20) p = p.subarray(5);
+      if (type === 5) p = p.subarray(4);
+      p = p.subarray(0, p.length - pad);
+      cur = [p];
+    } else if (type === 9 && cur) {
+      cur.push(p);
+    } else continue;
+    if (flags & 0x4) { out.push(Buffer.concat(cur!)); cur = undefined; }
+  }
+  return out;
 }

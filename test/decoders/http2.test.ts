@@ -7,13 +7,10 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import * as path from 'node:path';
-import { cleanup, spawnWorkload } from '../helpers/process';
-import { repoRoot } from '../helpers/wasm-fixtures';
-import { feed, loadHttp2, recordingProxy, series, summarize, total, type Chunk, type Summary } from './http2-harness';
+import { cleanup } from '../helpers/process';
+import { feed, loadHttp2, recordPeers as record, series, summarize, total, type Chunk, type Summary } from './http2-harness';
 import type { Decoder, DecoderInfo } from '../../sdk/host/types';
 
-const PEERS = path.join(repoRoot(), 'test', 'workloads', 'h2-peers.js');
 let dec: Decoder;
 let info: DecoderInfo;
 
@@ -22,33 +19,6 @@ before(async () => {
   info = dec.describe();
 });
 after(() => cleanup.run());
-
-async function peer(args: string[]): Promise<{ port: number; kill(): Promise<unknown> }> {
-  const h = spawnWorkload(process.execPath, [PEERS, ...args]);
-  const m = await h.waitForLine(/^LISTENING (\d+)/, 10_000);
-  return { port: Number(m[1]), kill: () => h.kill() };
-}
-
-async function run(args: string[]): Promise<string> {
-  const h = spawnWorkload(process.execPath, [PEERS, ...args]);
-  const m = await h.waitForLine(/^DONE .*/, 30_000);
-  await h.waitExit(10_000);
-  return m[0];
-}
-
-/** Records one client run through a proxy in front of a server. */
-async function record(server: string[], client: (port: number) => string[]): Promise<{ chunks: Chunk[]; done: string }> {
-  const srv = await peer(server);
-  try {
-    const proxy = await recordingProxy(srv.port);
-    const done = await run(client(proxy.port));
-    const recs = await proxy.stop();
-    assert.equal(recs.length, 1, 'one connection');
-    return { chunks: recs[0]!, done };
-  } finally {
-    await srv.kill();
-  }
-}
 
 const fresh = async (): Promise<Decoder> => loadHttp2('v8');
 const sum = (d: Decoder, chunks: Chunk[], o: Parameters<typeof feed>[2] = {}): Summary => summarize(info, feed(d, chunks, o).outputs);

@@ -141,24 +141,28 @@ static bool table_insert(hp_table_t *t, const uint8_t *name, uint32_t nlen, cons
     evict_to(t, 0);
     return true;
   }
-  evict_to(t, t->max - (uint32_t)esize);
   if (g_total + nlen + vlen > HP_TOTAL_BUDGET) return false;
+  /* Copied before evicting: the name may be that of an entry the insertion evicts (RFC 7541 §4.4). */
+  uint8_t *d = malloc(nlen + vlen + 1);
+  if (!d) return false;
+  memcpy(d, name, nlen);
+  memcpy(d + nlen, value, vlen);
+  evict_to(t, t->max - (uint32_t)esize);
   uint32_t need = t->count + 1;
   if (need > t->rcap) {
     uint32_t ncap = t->rcap ? t->rcap * 2 : 16;
     while (ncap < need) ncap *= 2;
     hp_entry_t *r = malloc(ncap * sizeof *r);
-    if (!r) return false;
+    if (!r) {
+      free(d);
+      return false;
+    }
     for (uint32_t i = 0; i < t->count; i++) r[i] = t->ring[(t->first + i) % t->rcap];
     free(t->ring);
     t->ring = r;
     t->rcap = ncap;
     t->first = 0;
   }
-  uint8_t *d = malloc(nlen + vlen + 1);
-  if (!d) return false;
-  memcpy(d, name, nlen);
-  memcpy(d + nlen, value, vlen);
   hp_entry_t *e = &t->ring[(t->first + t->count) % t->rcap];
   e->data = d;
   e->nlen = nlen;
@@ -217,6 +221,8 @@ static int read_int(const uint8_t **pp, const uint8_t *end, int prefix, uint32_t
 /* Scratch for Huffman-decoded strings: grows, kept across calls (bounded by block size). */
 static uint8_t *g_scratch;
 static size_t g_scratch_cap;
+static uint8_t *g_name; /* a dynamic entry's name, copied before an insertion may evict it */
+static uint32_t g_name_cap;
 
 static uint8_t *scratch(size_t need) {
   if (need <= g_scratch_cap) return g_scratch;
@@ -303,6 +309,17 @@ hp_status_t hp_decode_block(hp_table_t *t, const uint8_t *p, size_t n, hp_field_
       }
       if ((rc = read_str(&p, end, &used, &f.value, &f.vlen))) return rc;
       f.known = name_known;
+      if (incremental && idx > 61 && name_known) {
+        /* The insertion may evict the entry the name comes from: keep a copy. */
+        if (f.nlen > g_name_cap) {
+          uint8_t *q = realloc(g_name, f.nlen);
+          if (!q) return HP_ERR_MEMORY;
+          g_name = q;
+          g_name_cap = f.nlen;
+        }
+        memcpy(g_name, f.name, f.nlen);
+        f.name = g_name;
+      }
       if (incremental) {
         if (name_known) {
           if (!table_insert(t, f.name, f.nlen, f.value, f.vlen)) {
