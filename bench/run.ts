@@ -10,6 +10,7 @@ import { tcpOverhead } from './tcp-overhead';
 import { hostThroughput } from './host-throughput';
 import { decoderThroughput } from './decoder-throughput';
 import { decoderEngine } from './decoder-engine';
+import { http2DecoderThroughput, http2Overhead } from './http2';
 
 const DOC = path.resolve(__dirname, '../../docs/benchmarks.md');
 const BEGIN = '<!-- BEGIN RESULTS (written by npm run bench) -->';
@@ -32,6 +33,8 @@ async function main(): Promise<void> {
     ['host-throughput', hostThroughput],
     ['decoder-throughput', () => decoderThroughput()],
     ['decoder-engine', decoderEngine],
+    ['http2-decoder', http2DecoderThroughput],
+    ['http2-overhead', http2Overhead],
   ];
   const sections: BenchSection[] = [];
   for (const [name, fn] of all) {

@@ -12,7 +12,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { packageRoot } from '../../runtime/package-root';
-import { encodeBatch } from '../../runtime/decoders/batch-encoder';
+import { encodeBatch, type BatchInput } from '../../runtime/decoders/batch-encoder';
 import { loadV8 } from '../../sdk/host/v8-engine';
 import { spawnWorkload } from '../helpers/process';
 import type { Decoder, DecodeOutput, DecoderInfo } from '../../sdk/host/types';
@@ -101,6 +101,8 @@ export interface FeedOptions {
   close?: boolean;
   /** Segments per decode() call (default 1). */
   perBatch?: number;
+  /** Sees every batch handed to the decoder (benchmarks replay them). */
+  onBatch?: (input: BatchInput) => void;
 }
 
 export interface Fed {
@@ -150,7 +152,9 @@ export function feed(dec: Decoder, chunks: Chunk[], o: FeedOptions = {}): Fed {
     }
     if (touched.size === 0) continue;
     const streams = [...touched].map((d) => ({ connection: conn, direction: d, data: [pend[d]], eos: false, gap: gap[d], marks: marks[d] }));
-    const out = dec.decode(encodeBatch({ probe: 'tcp', schema: 1, records: [], streams, logs: o.logs ?? true }));
+    const input: BatchInput = { probe: 'tcp', schema: 1, records: [], streams: streams.map((x) => ({ ...x, data: [Buffer.from(x.data[0]!)], marks: [...x.marks] })), logs: o.logs ?? true };
+    o.onBatch?.(input);
+    const out = dec.decode(encodeBatch(input));
     calls++;
     outputs.push(out);
     for (const d of touched) {

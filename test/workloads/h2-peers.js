@@ -5,6 +5,7 @@
 //   node-server --port P [--tls KEY,CERT]           LISTENING <port>; /missing -> 404, /slow never answers,
 //                                                   else 200 + body; SIGTERM: close (GOAWAY), exit
 //   node-client --port P --requests N [--cancel K] [--ping] [--hold] [--tls]
+//               [--duration-ms D --concurrency C]     throughput mode: DONE requests= seconds= rps=
 //                                                   N requests on one session (every 5th /missing), K requests
 //                                                   to /slow cancelled (RST_STREAM CANCEL), a PING; --hold:
 //                                                   print READY after the first half and wait for "go" on stdin
@@ -85,6 +86,23 @@ async function nodeClient() {
       counts[st] = (counts[st] || 0) + 1;
     }
   };
+  if (opt('duration-ms')) {
+    // Throughput mode: `concurrency` request loops for duration-ms on one session.
+    const until = Date.now() + Number(opt('duration-ms'));
+    let done = 0;
+    const loop = async () => {
+      while (Date.now() < until) {
+        await request(client, `/items/${1000 + (done % 50)}`);
+        done++;
+      }
+    };
+    const t0 = process.hrtime.bigint();
+    await Promise.all(Array.from({ length: Number(opt('concurrency', '1')) }, loop));
+    const s = Number(process.hrtime.bigint() - t0) / 1e9;
+    await new Promise((r) => client.close(r));
+    console.log(`DONE requests=${done} seconds=${s.toFixed(3)} rps=${(done / s).toFixed(1)}`);
+    return;
+  }
   if (flag('hold')) {
     await run(0, Math.floor(n / 2));
     console.log('READY');

@@ -159,6 +159,10 @@ static void on_block(h2conn_t *c, uint8_t dir, uint32_t sid, uint8_t flags, bool
     if (list > H2_MAX_LIST) rep_oversized("list_size");
   }
   if (push || (sid & 1) == 0) return; /* pushed or server-initiated: table state only */
+  if (c->side_tentative && h.method) { /* a request tells the client's direction for sure */
+    c->client_dir = (int8_t)dir;
+    c->side_tentative = 0;
+  }
   if (c->client_dir < 0) {
     if (h.method) c->client_dir = (int8_t)dir;
     else if (h.status) c->client_dir = (int8_t)!dir;
@@ -418,6 +422,7 @@ uint32_t h2_feed(h2conn_t *c, uint8_t dir, const uint8_t *p, uint32_t n, uint32_
         }
         off += 24;
         c->client_dir = (int8_t)dir;
+        c->side_tentative = 0;
         d->mode = D_FRAMES;
         hp_table_init(&d->table, true);
         d->max_frame = DEFAULT_MAX_FRAME;
@@ -429,13 +434,16 @@ uint32_t h2_feed(h2conn_t *c, uint8_t dir, const uint8_t *p, uint32_t n, uint32_
         mark_h2(c);
         continue;
       }
-      if (d->fresh && c->client_dir == -1 && d->mode == D_NEW) {
-        /* A connection seen from its start: the server may write its SETTINGS
-         * before we see the client's preface. Anything else is not HTTP/2. */
+      const tuple_t *tu = tuple_get(c->cookie);
+      if (c->client_dir == -1 && d->mode == D_NEW && c->d[!dir].mode == D_NEW && !(tu && tu->preexisting)) {
+        /* Perhaps a connection seen from its start: the server may write its
+         * SETTINGS before we see the client's preface. The side is tentative
+         * until the preface or a request confirms it. */
         if (n - off < 9) break;
         const uint8_t *h = p + off;
-        if (h[3] == FT_SETTINGS && plausible(h)) {
+        if (h[3] == FT_SETTINGS && !(h[4] & FL_ACK) && plausible(h)) {
           c->client_dir = (int8_t)!dir;
+          c->side_tentative = 1;
           d->mode = D_FRAMES;
           hp_table_init(&d->table, true);
           d->max_frame = DEFAULT_MAX_FRAME;

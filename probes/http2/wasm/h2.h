@@ -90,6 +90,7 @@ typedef struct h2conn {
   int8_t client_dir;     /* direction carrying client->server bytes; -1 unknown */
   uint8_t announced;     /* annotation and connection metric emitted */
   uint8_t resyncs;
+  uint8_t side_tentative; /* client_dir guessed from a server's first SETTINGS */
   uint32_t prev, next;   /* insertion order, index + 1 */
   uint32_t nstreams;
   h2stream_t *streams;   /* H2_MAX_STREAMS slots, allocated when the connection is HTTP/2 */
