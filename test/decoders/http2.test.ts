@@ -153,3 +153,53 @@ test('GOAWAY on shutdown: a server closing its session sends GOAWAY(NO_ERROR), o
   }
   assert.equal(total(s, 'lightfoot_http2_goaways_total', { side: 'server' }), goaways.length);
 });
+
+test('fuzz through the real engine (wasmtime, daemon limits): mutated recordings, random frames, CONTINUATION floods, HPACK bombs, many connections — no fault, memory bounded', async (t) => {
+  const { wasmEngineClass } = await import('../../sdk/host/wasmtime-engine');
+  const { engine: WasmEngine, reason } = wasmEngineClass();
+  if (!WasmEngine) return t.skip(`no wasmtime engine in the addon: ${reason}`);
+  const fs = await import('node:fs');
+  const { http2WasmPath } = await import('./http2-harness');
+  const { encodeBatch } = await import('../../runtime/decoders/batch-encoder');
+  const inst = new WasmEngine({ cacheDir: '' }).compile(fs.readFileSync(http2WasmPath())).instantiate({ memoryBytes: 64 << 20, deadlineMs: 100 });
+  const wt: Decoder = { engine: 'wasmtime', describe: () => inst.describe(), decode: (b: Buffer) => inst.decode(b) };
+  let seed = 12345;
+  const rnd = (n: number): number => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) % n);
+  const frame = (type: number, flags: number, sid: number, payload: Buffer): Buffer => {
+    const h = Buffer.alloc(9);
+    h.writeUIntBE(payload.length, 0, 3);
+    h[3] = type; h[4] = flags; h.writeUInt32BE(sid, 5);
+    return Buffer.concat([h, payload]);
+  };
+  const preface = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
+  let conn = 1n;
+  for (let round = 0; round < 300; round++) {
+    const src = [nodeRec.chunks, grpcRec.chunks][round % 2]!;
+    let chunks: Chunk[];
+    if (round % 3 === 0) {
+      // a recording with bytes flipped
+      chunks = src.map((c) => ({ ...c, data: Buffer.from(c.data) }));
+      for (let k = 0; k < 1 + rnd(6); k++) { const c = chunks[rnd(chunks.length)]!; if (c.data.length) c.data[rnd(c.data.length)] = rnd(256); }
+    } else if (round % 3 === 1) {
+      // random frames after a real preface: every type, random flags and lengths
+      const parts: Buffer[] = [preface];
+      for (let k = 0; k < 40; k++) parts.push(frame(rnd(12), rnd(256), rnd(4) === 0 ? 0 : 1 + 2 * rnd(20), Buffer.from(Array.from({ length: rnd(64) }, () => rnd(256)))));
+      chunks = [{ dir: 0, tsNs: 1000, data: Buffer.concat(parts) }];
+    } else {
+      // HEADERS + a flood of CONTINUATION, then a bomb of indexed references to a 4 KB entry
+      const lit = Buffer.concat([Buffer.from([0x40, 1, 0x7a, 0x7f, 0x81, 0x1e]), Buffer.alloc(4000, 0x61)]);
+      const parts: Buffer[] = [preface, frame(1, 0, 1, lit)];
+      for (let k = 0; k < 300; k++) parts.push(frame(9, 0, 1, Buffer.alloc(1000, 0xbe)));
+      parts.push(frame(9, 4, 1, Buffer.alloc(100, 0xbe)), frame(1, 5, 3, Buffer.alloc(16000, 0xbe)));
+      chunks = [{ dir: 0, tsNs: 1000, data: Buffer.concat(parts) }];
+    }
+    feed(wt, chunks, { connection: conn++, split: () => 1 + rnd(5000), perBatch: 1 + rnd(8), close: rnd(2) === 0 });
+  }
+  // many connections at once: the tables stay bounded
+  const streams = Array.from({ length: 3000 }, (_, i) => ({ connection: BigInt(100000 + i), direction: 0 as const, data: [preface, frame(4, 0, 0, Buffer.alloc(0))], eos: false, gap: false }));
+  wt.decode(encodeBatch({ probe: 'tcp', schema: 1, records: [], streams, logs: true }));
+  assert.ok(inst.memoryBytes() < 48 << 20, `memory ${inst.memoryBytes()} bytes`);
+  // still decodes real traffic exactly
+  const s = summarize(info, feed(wt, nodeRec.chunks, { connection: 999n }).outputs);
+  assert.equal(total(s, 'lightfoot_http_client_request_duration_seconds'), 20);
+});
