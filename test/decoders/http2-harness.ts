@@ -97,7 +97,7 @@ export interface FeedOptions {
   /** Chunks whose bytes are lost: the next segment of that direction carries gap. */
   lose?: ReadonlySet<number>;
   logs?: boolean;
-  /** Connection ids end with a `closed` list. */
+  /** End with a `closed` list for the connection (default true). */
   close?: boolean;
   /** Segments per decode() call (default 1). */
   perBatch?: number;
@@ -173,7 +173,7 @@ export function feed(dec: Decoder, chunks: Chunk[], o: FeedOptions = {}): Fed {
       marks[d] = pend[d].length > 0 ? kept : [];
     }
   }
-  if (o.close) {
+  if (o.close ?? true) {
     outputs.push(dec.decode(encodeBatch({ probe: 'tcp', schema: 1, records: [], closed: [conn], logs: o.logs ?? true })));
     calls++;
   }

@@ -191,6 +191,7 @@ static bool decode_impl(decoder_plugin_list_u8_t *batch, lf_output_t *ret, lf_er
         take_tuple(rec);
     }
   }
+  rep_flush_deferred(false);
   uint32_t nseg = b.streams.left;
   if (nseg > g_segs_cap) {
     free(g_segs);
@@ -218,6 +219,7 @@ static bool decode_impl(decoder_plugin_list_u8_t *batch, lf_output_t *ret, lf_er
   uint64_t cookie;
   while (lf_next_closed(&cl, &cookie)) {
     conn_free_cookie(cookie);
+    rep_flush_cookie(cookie); /* the connection is gone: report what waited for its tuple */
     if (src == SRC_TCP) tuple_drop(cookie);
   }
   if (conn_count() != before) rep_tracked(conn_count());

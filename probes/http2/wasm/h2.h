@@ -149,6 +149,9 @@ void rep_oversized(const char *reason);
 void rep_stream_start(h2conn_t *c);
 void rep_settings(h2conn_t *c, uint8_t dir, const uint8_t *p, uint32_t n, uint64_t ts);
 void rep_tracked(uint32_t n);
+/* Deferred stream reports whose socket identity arrived (or that waited long enough). */
+void rep_flush_deferred(bool all);
+void rep_flush_cookie(uint64_t cookie);
 const char *side_name(const h2conn_t *c);
 
 #endif

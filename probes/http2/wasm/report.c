@@ -367,6 +367,49 @@ void rep_settings(h2conn_t *c, uint8_t dir, const uint8_t *p, uint32_t n, uint64
   if (ts) lf_log_uint(ev, "tsNs", ts);
 }
 
+static void observe(h2conn_t *c, h2stream_t *s, bool reset, uint32_t err);
+
+/* Streams that ended before the tcp probe's record of their socket arrived
+ * (payload and events travel in separate rings): their labels and event lines
+ * wait a few calls for the server address and process. */
+#define DEFER_MAX 256u
+#define DEFER_CALLS 3u
+typedef struct {
+  h2stream_t s;
+  uint64_t cookie;
+  uint32_t err;
+  uint8_t src, reset, age;
+  int8_t client_dir;
+} deferred_t;
+static deferred_t g_def[DEFER_MAX];
+static uint32_t g_ndef;
+
+static void emit_deferred(uint32_t i) {
+  deferred_t *d = &g_def[i];
+  h2conn_t tmp;
+  memset(&tmp, 0, sizeof tmp);
+  tmp.cookie = d->cookie;
+  tmp.src = d->src;
+  tmp.client_dir = d->client_dir;
+  observe(&tmp, &d->s, d->reset, d->err);
+  g_def[i] = g_def[--g_ndef];
+}
+
+void rep_flush_deferred(bool all) {
+  for (uint32_t i = 0; i < g_ndef;) {
+    deferred_t *d = &g_def[i];
+    if (all || ++d->age >= DEFER_CALLS || tuple_get(d->cookie)) emit_deferred(i);
+    else i++;
+  }
+}
+
+void rep_flush_cookie(uint64_t cookie) {
+  for (uint32_t i = 0; i < g_ndef;) {
+    if (g_def[i].cookie == cookie) emit_deferred(i);
+    else i++;
+  }
+}
+
 void rep_stream_end(h2conn_t *c, h2stream_t *s, bool reset, uint32_t err, bool local) {
   lf_str_t side = lf_str(side_name(c));
   lf_str_t outcome = lf_str(err == ERR_ABANDONED ? "abandoned" : reset ? "reset" : "complete");
@@ -374,6 +417,22 @@ void rep_stream_end(h2conn_t *c, h2stream_t *s, bool reset, uint32_t err, bool l
   add(M_STREAMS, 1, l2, 2);
   if (err == ERR_ABANDONED) return;
   (void)local;
+  if (!tuple_get(c->cookie) && c->src == SRC_TCP) {
+    if (g_ndef >= DEFER_MAX) emit_deferred(0);
+    deferred_t *d = &g_def[g_ndef++];
+    d->s = *s;
+    d->cookie = c->cookie;
+    d->err = err;
+    d->src = c->src;
+    d->reset = reset;
+    d->age = 0;
+    d->client_dir = c->client_dir;
+    return;
+  }
+  observe(c, s, reset, err);
+}
+
+static void observe(h2conn_t *c, h2stream_t *s, bool reset, uint32_t err) {
   if (s->method_st == FS_UNKNOWN) rep_unknown("method");
   if (s->path_st == FS_UNKNOWN) rep_unknown("path");
   bool grpc = s->is_grpc;
