@@ -16,6 +16,7 @@ import { decoderEngine } from './decoder-engine';
 import { batchEncoder } from './batch-encoder';
 import { kubeEnrichment } from './kube-enrichment';
 import { tlsOverhead } from './tls-overhead';
+import { http2DecoderThroughput, http2Overhead } from './http2';
 
 const DOC = path.resolve(__dirname, '../../docs/benchmarks.md');
 const BEGIN = '<!-- BEGIN RESULTS (written by npm run bench) -->';
@@ -53,6 +54,8 @@ async function main(): Promise<void> {
     ['batch-encoder', batchEncoder],
     ['kube-enrichment', () => kubeEnrichment()],
     ['tls-overhead', tlsOverhead],
+    ['http2-decoder', http2DecoderThroughput],
+    ['http2-overhead', http2Overhead],
   ];
   const unknown = only.filter((n) => !all.some(([name]) => name === n));
   if (unknown.length) throw new Error(`unknown benchmark ${unknown.join(', ')}; pick from ${all.map(([n]) => n).join(', ')}`);

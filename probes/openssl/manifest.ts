@@ -68,6 +68,7 @@ export const opensslModule: ProbeModule = {
         captured: LF_SSL_DATA_OFFSETS.captured,
         offset: LF_SSL_DATA_OFFSETS.offset,
         seq: LF_SSL_DATA_OFFSETS.seq,
+        ts: LF_SSL_DATA_OFFSETS.ts_ns,
       },
     },
   ],

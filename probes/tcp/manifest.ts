@@ -157,6 +157,7 @@ export const tcpModule: ProbeModule = {
         direction: LF_TCP_DATA_OFFSETS.direction,
         len: LF_TCP_DATA_OFFSETS.len,
         captured: LF_TCP_DATA_OFFSETS.captured,
+        ts: LF_TCP_DATA_OFFSETS.ts_ns,
       },
     },
   ],

@@ -1,5 +1,5 @@
 // Builds the msgpack batch handed to decode() (sdk/docs/batch-format.md):
-//   { v, probe, schema, records: [bin…], streams?: [{c, d, data, eos, gap?}…], closed?: [uint…], logs }
+//   { v, probe, schema, records: [bin…], streams?: [{c, d, data, eos, gap?, ts?}…], closed?: [uint…], logs }
 // Records travel as the exact bytes the kernel wrote (`bin`); nothing is
 // decoded. One pass sizes the batch, one Buffer is allocated, a second pass
 // writes it by hand: no intermediate objects, no per-record allocation.
@@ -21,6 +21,8 @@ export interface StreamSegment {
   eos: boolean;
   /** Bytes were lost before this segment: it does not continue what the decoder saw. */
   gap: boolean;
+  /** Arrival times, flattened [offset, tsNs, …] (key `ts`); omitted when unknown. */
+  marks?: readonly number[];
 }
 
 export interface BatchInput {
@@ -47,6 +49,7 @@ const K_D = key('d');
 const K_DATA = key('data');
 const K_EOS = key('eos');
 const K_GAP = key('gap');
+const K_TS = key('ts');
 
 const probeCache = new Map<string, Buffer>();
 function probeBytes(probe: string): Buffer {
@@ -106,6 +109,11 @@ export function encodeBatch(input: BatchInput): Buffer {
       size += 1 + K_C.length + bigUintSize(s.connection) + K_D.length + 1;
       size += K_DATA.length + binHeaderSize(n) + n + K_EOS.length + 1;
       if (s.gap) size += K_GAP.length + 1;
+      const m = s.marks;
+      if (m !== undefined && m.length > 0) {
+        size += K_TS.length + arrayHeaderSize(m.length);
+        for (let j = 0; j < m.length; j++) size += uintSize(checkUint(m[j]!, 'stream mark'));
+      }
     }
   }
   if (closed.length > 0) {
@@ -137,7 +145,8 @@ export function encodeBatch(input: BatchInput): Buffer {
     o = writeArrayHeader(out, o, streams.length);
     for (let i = 0; i < streams.length; i++) {
       const s = streams[i]!;
-      out[o++] = 0x80 | (s.gap ? 5 : 4);
+      const m = s.marks !== undefined && s.marks.length > 0 ? s.marks : undefined;
+      out[o++] = 0x80 | (4 + (s.gap ? 1 : 0) + (m ? 1 : 0));
       o = put(out, o, K_C);
       o = writeBigUint(out, o, s.connection);
       o = put(out, o, K_D);
@@ -150,6 +159,11 @@ export function encodeBatch(input: BatchInput): Buffer {
       if (s.gap) {
         o = put(out, o, K_GAP);
         out[o++] = 0xc3;
+      }
+      if (m) {
+        o = put(out, o, K_TS);
+        o = writeArrayHeader(out, o, m.length);
+        for (let j = 0; j < m.length; j++) o = writeUint(out, o, m[j]!);
       }
     }
   }

@@ -171,12 +171,12 @@ export class DecoderLane {
     this.#queuedBytes += item.bytes;
   }
 
-  enqueueStream(probe: string, connection: bigint, direction: 0 | 1, data: Buffer, gap: boolean): void {
+  enqueueStream(probe: string, connection: bigint, direction: 0 | 1, data: Buffer, gap: boolean, tsNs?: number): void {
     const table = this.#probes.get(probe)?.streams;
     if (!table) return;
     const state = this.host.state;
     if (state === 'running') {
-      table.append(connection, direction, data, gap);
+      table.append(connection, direction, data, gap, tsNs);
       this.#kick();
     } else if (state === 'quarantined') {
       this.#ctx.self.streamBytesDropped(this.host.label, 'state', data.length);

@@ -71,6 +71,8 @@ export interface StreamInput {
   data: Buffer;
   /** The probe lost bytes of this stream before `data`. */
   gap: boolean;
+  /** When the probe saw these bytes (kernel CLOCK_MONOTONIC ns); decoders get it as segment `ts` marks. */
+  tsNs?: number;
 }
 
 export interface DecoderStatus {
@@ -261,7 +263,7 @@ export class DecoderManager {
       }
       const raw = seg.data as Uint8Array;
       const data = Buffer.isBuffer(raw) ? raw : Buffer.from(raw.buffer, raw.byteOffset, raw.length);
-      for (const lane of route.streamLanes) lane.enqueueStream(probe, seg.connection, seg.direction, data, seg.gap === true);
+      for (const lane of route.streamLanes) lane.enqueueStream(probe, seg.connection, seg.direction, data, seg.gap === true, typeof seg.tsNs === 'number' ? seg.tsNs : undefined);
     } catch (err) {
       this.#internal('dispatchStream', err);
     }

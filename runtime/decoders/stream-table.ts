@@ -25,6 +25,9 @@ interface Stream {
   direction: 0 | 1;
   chunks: Buffer[];
   length: number;
+  /** Arrival times: flattened [offset, tsNs, …] pairs, ascending offsets; bytes
+   * from `offset` on arrived at `tsNs` (kernel CLOCK_MONOTONIC), until the next pair. */
+  marks: number[];
   /** Bytes handed to the in-flight call (a prefix of chunks); 0 when none. */
   sent: number;
   /** New bytes (or eos/gap) since the last send. */
@@ -64,8 +67,12 @@ export class StreamTable {
     return this.#streams.get(connection)?.[direction]?.length;
   }
 
-  /** New bytes from the probe. `gap`: the probe lost bytes before these. */
-  append(connection: bigint, direction: 0 | 1, data: Buffer, gap: boolean): void {
+  /**
+   * New bytes from the probe. `gap`: the probe lost bytes before these.
+   * `tsNs`: when the probe saw them (kernel monotonic ns), carried to the
+   * decoder in the segment's `ts` marks.
+   */
+  append(connection: bigint, direction: 0 | 1, data: Buffer, gap: boolean, tsNs?: number): void {
     let pair = this.#streams.get(connection);
     let s = pair?.[direction];
     if (s === undefined) {
@@ -77,7 +84,7 @@ export class StreamTable {
         pair = [undefined, undefined];
         this.#streams.set(connection, pair);
       }
-      s = { connection, direction, chunks: [], length: 0, sent: 0, dirty: false, gap: false, gapAfterSent: false, eos: false, eosSent: false };
+      s = { connection, direction, chunks: [], marks: [], length: 0, sent: 0, dirty: false, gap: false, gapAfterSent: false, eos: false, eosSent: false };
       pair[direction] = s;
       this.#count++;
     }
@@ -95,6 +102,7 @@ export class StreamTable {
       }
     }
     if (data.length > 0) {
+      if (tsNs !== undefined && Number.isSafeInteger(tsNs) && tsNs >= 0) addMark(s.marks, s.length, tsNs);
       // Copied: the probe's buffer may be a slice of a large ring-buffer batch.
       s.chunks.push(Buffer.from(data));
       s.length += data.length;
@@ -127,7 +135,7 @@ export class StreamTable {
         if (!s || !s.dirty) continue;
         if (out.length > 0 && used + s.length > budgetBytes) continue;
         used += s.length;
-        out.push({ connection: s.connection, direction: s.direction, data: s.chunks.slice(), eos: s.eos, gap: s.gap });
+        out.push({ connection: s.connection, direction: s.direction, data: s.chunks.slice(), eos: s.eos, gap: s.gap, marks: s.marks.length > 0 ? s.marks.slice() : undefined });
         s.sent = s.length;
         s.dirty = false;
         s.gap = false;
@@ -151,7 +159,7 @@ export class StreamTable {
         pair = [undefined, undefined];
         this.#streams.set(connection, pair);
       }
-      pair[direction] = { connection, direction, chunks: [], length: 0, sent: 0, dirty: false, gap: true, gapAfterSent: false, eos: false, eosSent: false };
+      pair[direction] = { connection, direction, chunks: [], marks: [], length: 0, sent: 0, dirty: false, gap: true, gapAfterSent: false, eos: false, eosSent: false };
       this.#count++;
       return;
     }
@@ -228,6 +236,7 @@ export class StreamTable {
         }
         s.dirty = false;
         s.chunks = [];
+        s.marks = [];
         s.length = 0;
         s.sent = 0;
         s.gapAfterSent = false;
@@ -258,6 +267,7 @@ export class StreamTable {
     else if (s.length > 0) {
       this.#onDrop(reason, s.length);
       s.chunks = [];
+      s.marks = [];
       s.length = 0;
     }
     s.gap = true;
@@ -282,8 +292,10 @@ export class StreamTable {
         left = 0;
       }
     }
-    s.length -= n - left;
+    const dropped = n - left;
+    s.length -= dropped;
     s.sent = Math.max(0, s.sent - n);
+    shiftMarks(s.marks, dropped);
   }
 
   #truncate(s: Stream, keep: number): void {
@@ -297,12 +309,37 @@ export class StreamTable {
     }
     s.chunks = kept;
     s.length = total;
+    let m = 0;
+    while (m < s.marks.length && s.marks[m]! < total) m += 2;
+    s.marks.length = m;
   }
 
   /** Leftovers become one Buffer so many small chunks do not pile up. */
   #compact(s: Stream): void {
     if (s.chunks.length > 1) s.chunks = [Buffer.concat(s.chunks, s.length)];
   }
+}
+
+/** Time marks kept per stream; past this the two oldest merge (earlier time kept). */
+export const MAX_STREAM_MARKS = 256;
+
+function addMark(marks: number[], offset: number, tsNs: number): void {
+  const n = marks.length;
+  if (n > 0 && (marks[n - 1] === tsNs || marks[n - 2] === offset)) {
+    if (marks[n - 2] === offset) marks[n - 1] = tsNs;
+    return;
+  }
+  marks.push(offset, tsNs);
+  if (marks.length > 2 * MAX_STREAM_MARKS) marks.splice(2, 2);
+}
+
+/** The first `n` bytes are gone: the mark covering byte n moves to offset 0. */
+function shiftMarks(marks: number[], n: number): void {
+  if (marks.length === 0 || n === 0) return;
+  let i = 0;
+  while (i + 2 < marks.length && marks[i + 2]! <= n) i += 2;
+  if (i > 0) marks.splice(0, i);
+  for (let j = 0; j < marks.length; j += 2) marks[j] = Math.max(0, marks[j]! - n);
 }
 
 export const streamKey = (connection: bigint, direction: 0 | 1): string => `${connection}:${direction}`;

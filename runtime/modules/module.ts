@@ -57,6 +57,8 @@ export interface StreamLayout {
   offset?: number;
   /** u32: per connection and direction, calls so far (a jump is a lost call). */
   seq?: number;
+  /** u64: when the probe saw the call (kernel monotonic ns); carried to decoders as the segment's `ts` marks. */
+  ts?: number;
 }
 
 /** A ring of payload records: reassembled per (connection, direction), `gap` after a loss. */

@@ -148,7 +148,8 @@ export class RingPipeline {
       this.stats.segments++;
       if (gap) this.stats.gaps++;
       const data = buf.subarray(off + l.header, off + l.header + captured);
-      this.manager.dispatchStream(this.probe, { connection, direction, data, gap });
+      const tsNs = l.ts === undefined ? undefined : Number(buf.readBigUInt64LE(off + l.ts));
+      this.manager.dispatchStream(this.probe, { connection, direction, data, gap, ...(tsNs !== undefined ? { tsNs } : {}) });
     });
   }
 

@@ -11,6 +11,7 @@
  *   while (lf_next_record(&it, &rec)) { rec.ptr[0] is the record kind … }
  *   lf_iter_t st = lf_batch_streams(&b); lf_segment_t seg;
  *   while (lf_next_segment(&st, &seg)) { seg.conn, seg.dir, seg.data, seg.eos, seg.gap }
+ *   (arrival times: lf_seg_marks(&seg, …) reads the optional `ts` marks)
  *   lf_iter_t cl = lf_batch_closed(&b); uint64_t conn;
  *   while (lf_next_closed(&cl, &conn)) { free that connection's state }
  * Unknown keys (top level and in segments) are skipped: later batch versions add
@@ -50,6 +51,8 @@ typedef struct {
   lf_span_t data;  /* `data`: unconsumed bytes from last time + new bytes */
   bool eos;        /* `eos`: no more data will follow in this direction */
   bool gap;        /* `gap`: bytes were lost before `data` (resync) */
+  uint32_t nmarks; /* `ts`: [offset, ts_ns] pairs (0 when absent); read with lf_seg_marks() */
+  lf_mp_t marks;   /* reader positioned at the first `ts` element */
 } lf_segment_t;
 
 static inline int lf_batch_fail_(lf_batch_t *b, lf_mp_t *mp, const char *what) {
@@ -83,6 +86,16 @@ static inline int lf_read_segment_(lf_mp_t *mp, lf_segment_t *seg) {
       if (lf_mp_read_bool(mp, &seg->eos)) return mp->err;
     } else if (lf_span_eq(key, "gap")) {
       if (lf_mp_read_bool(mp, &seg->gap)) return mp->err;
+    } else if (lf_span_eq(key, "ts")) {
+      uint32_t n;
+      if (lf_mp_read_array(mp, &n)) return mp->err;
+      if (n % 2 != 0) return lf_mp_fail(mp, LF_MP_ERR_BAD);
+      seg->marks = *mp;
+      seg->nmarks = n / 2;
+      for (uint32_t j = 0; j < n; j++) {
+        uint64_t v;
+        if (lf_mp_read_uint(mp, &v)) return mp->err;
+      }
     } else if (lf_mp_skip(mp)) {
       return mp->err;
     }
@@ -161,6 +174,18 @@ static inline bool lf_next_segment(lf_iter_t *it, lf_segment_t *seg) {
   if (lf_read_segment_(&it->mp, seg)) { it->left = 0; return false; }
   it->left--;
   return true;
+}
+
+/* Arrival times of a segment's bytes: up to `max` pairs into offs/ts (bytes
+ * from offs[i] on arrived at ts[i], kernel CLOCK_MONOTONIC ns, until offs[i+1]).
+ * Returns how many were read; 0 when the host sent no `ts`. */
+static inline uint32_t lf_seg_marks(const lf_segment_t *seg, uint64_t *offs, uint64_t *ts, uint32_t max) {
+  lf_mp_t mp = seg->marks;
+  uint32_t n = seg->nmarks < max ? seg->nmarks : max;
+  for (uint32_t i = 0; i < n; i++) {
+    if (lf_mp_read_uint(&mp, &offs[i]) || lf_mp_read_uint(&mp, &ts[i])) return i;
+  }
+  return n;
 }
 
 static inline bool lf_next_closed(lf_iter_t *it, uint64_t *conn) {

@@ -1,0 +1,10 @@
+/* Metric indexes, in describe() order (decode.c declares them). */
+#ifndef LF_H2_METRICS_H
+#define LF_H2_METRICS_H
+enum {
+  M_HTTP_SERVER, M_HTTP_CLIENT, M_RPC_SERVER, M_RPC_CLIENT,
+  M_STREAMS_STARTED, M_STREAMS, M_RESETS, M_GOAWAYS, M_PING_RTT, M_FRAMES,
+  M_CONNECTIONS, M_NOT_H2, M_RESYNCS, M_ABANDONED, M_UNKNOWN_FIELDS, M_LIMITED, M_TRACKED,
+  M_COUNT
+};
+#endif
