@@ -85,7 +85,7 @@ struct lf_ssl_conn {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, LF_MAX_PASSIVE_PENDING);
+	__uint(max_entries, LF_MAX_SSL_CONNS);
 	__type(key, struct lf_ssl_conn_key);
 	__type(value, struct lf_ssl_conn);
 } lf_ssl_conns SEC(".maps");

@@ -12,6 +12,7 @@
 #define LIGHTFOOT_SELECTION_BPF_H
 
 #include "../common/map_sizing.h"
+#include <bpf/bpf_core_read.h>
 
 const volatile __u8 lf_cfg_select_all = 0;
 const volatile __u8 lf_cfg_filter_comm = 0;
