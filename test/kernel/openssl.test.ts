@@ -95,14 +95,14 @@ test('curl over HTTPS (shared libssl.so.3): N requests counted exactly, bytes eq
     // (26 ms) before the attach does. Later ones find libssl.so.3 attached (the
     // attachment lingers 2 s after its last user), so they are counted exactly.
     await run(curl, ['-sk', '-o', '/dev/null', `https://127.0.0.1:${srv.port}/warm`]);
-    await eventually(() => d.logs.some((l) => l.msg === 'uprobes attached' && String(l.path).includes('libssl.so')), 10_000);
+    await eventually(() => d.logs.some((l) => l.msg === 'uprobes attached' && String(l.path).includes('libssl.so')), 30_000);
     await sleep(300);
     const s0 = await d.scrape();
     const [rx0, tx0] = [srv.received(), srv.sent()];
     const events0 = d.events.length;
     for (let i = 0; i < 5; i++) await run(curl, ['-sk', '-o', '/dev/null', `https://127.0.0.1:${srv.port}/ok${i}`]);
     for (let i = 0; i < 2; i++) await run(curl, ['-sk', '-o', '/dev/null', `https://127.0.0.1:${srv.port}/missing`]);
-    await eventually(async () => { const x = await d.scrape(); return requests(x, '2xx') - requests(s0, '2xx') + requests(x, '4xx') - requests(s0, '4xx') === 7; }, 10_000);
+    await eventually(async () => { const x = await d.scrape(); return requests(x, '2xx') - requests(s0, '2xx') + requests(x, '4xx') - requests(s0, '4xx') === 7; }, 30_000);
     await sleep(300);
     const s = await d.scrape();
     const delta = (f: (x: Sample[]) => number): number => f(s) - f(s0);
@@ -139,12 +139,12 @@ for (const variant of [
     try {
       // Warm-up run: planned and attached at its exec (the attach outlives it by 2 s).
       await run(variant.bin(), ['127.0.0.1', String(srv.port), '/warm', '1', ...variant.args, '--comm', comm]);
-      await eventually(() => d.logs.some((l) => l.msg === 'uprobes attached'), 10_000);
+      await eventually(() => d.logs.some((l) => l.msg === 'uprobes attached'), 30_000);
       await sleep(300);
       const s0 = await d.scrape();
       const c = spawnWorkload(variant.bin(), ['127.0.0.1', String(srv.port), '/ok', '6', ...variant.args, '--comm', comm]);
       const [, sent, received] = await c.waitForLine(/^DONE .*sent=(\d+) received=(\d+)/);
-      await eventually(async () => requests(await d.scrape(), '2xx') - requests(s0, '2xx') === 6, 10_000);
+      await eventually(async () => requests(await d.scrape(), '2xx') - requests(s0, '2xx') === 6, 30_000);
       await sleep(300);
       const s = await d.scrape();
       assert.equal(requests(s, '2xx') - requests(s0, '2xx'), 6);
@@ -165,11 +165,11 @@ test('a 4 MiB response is counted exactly; with a low capture limit the truncati
     try {
       // Warm-up: the first curl after start may finish before its attach (see the curl test).
       await run(curl, ['-sk', '-o', '/dev/null', `https://127.0.0.1:${srv.port}/warm`]);
-      await eventually(() => d.logs.some((l) => l.msg === 'uprobes attached' && String(l.path).includes('libssl.so')), 10_000);
+      await eventually(() => d.logs.some((l) => l.msg === 'uprobes attached' && String(l.path).includes('libssl.so')), 30_000);
       await sleep(300);
       const s0 = await d.scrape();
       await run(curl, ['-sk', '-o', '/dev/null', `https://127.0.0.1:${srv.port}/big`], { maxBuffer: 1 << 20 });
-      await eventually(async () => sslStat(await d.scrape(), 'bytes_received') - sslStat(s0, 'bytes_received') >= response('/big').length, 10_000);
+      await eventually(async () => sslStat(await d.scrape(), 'bytes_received') - sslStat(s0, 'bytes_received') >= response('/big').length, 30_000);
       await sleep(300);
       const s = await d.scrape();
       const delta = (stat: string): number => sslStat(s, stat) - sslStat(s0, stat);
