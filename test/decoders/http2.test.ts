@@ -161,7 +161,7 @@ test('fuzz through the real engine (wasmtime, daemon limits): mutated recordings
   const fs = await import('node:fs');
   const { http2WasmPath } = await import('./http2-harness');
   const { encodeBatch } = await import('../../runtime/decoders/batch-encoder');
-  const inst = new WasmEngine({ cacheDir: '' }).compile(fs.readFileSync(http2WasmPath())).instantiate({ memoryBytes: 64 << 20, deadlineMs: 100 });
+  const inst = new WasmEngine({ cacheDir: '' }).compile(fs.readFileSync(http2WasmPath())).instantiate({ memoryBytes: 64 << 20, deadlineMs: 1000 }); // the daemon's 100 ms, with room for a loaded CI machine
   const wt: Decoder = { engine: 'wasmtime', describe: () => inst.describe(), decode: (b: Buffer) => inst.decode(b) };
   let seed = 12345;
   const rnd = (n: number): number => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) % n);

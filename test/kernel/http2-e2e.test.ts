@@ -111,7 +111,10 @@ test('GOAWAY on shutdown: a server that stops sends GOAWAY(NO_ERROR), one event 
     const cli = spawnWorkload(process.execPath, [PEERS, 'node-client', '--port', String(srv.port), '--requests', '4', '--hold', '--comm', cc], { stdin: true });
     await cli.waitForLine(/^READY/);
     await srv.kill(); // SIGTERM: server.close() sends GOAWAY on the open session
-    await eventually(() => d.events.some((e) => e.event === 'goaway' && e.side === 'client' && e.sender === 'peer'), 10_000);
+    // each end's lane reports on its own schedule: wait for both
+    await eventually(() => d.events.some((e) => e.event === 'goaway' && e.side === 'client' && e.sender === 'peer') &&
+      d.events.some((e) => e.event === 'goaway' && e.side === 'server' && e.sender === 'local'), 10_000);
+    await sleep(300);
     const g = d.events.filter((e) => e.event === 'goaway' && e.sender === 'local' && e.side === 'server');
     assert.ok(g.length >= 1, 'the server sent GOAWAY (Node sends one on close() and one as the session ends)');
     assert.equal(g[0]!.errorCode, 'NO_ERROR');
