@@ -1,6 +1,7 @@
 // Validation of `lightfoot run` flags into a typed RunOptions. Pure (no I/O)
 // so every rule is unit-tested; each error names the flag and how to fix it.
 
+import * as os from 'node:os';
 import { UsageError } from '../errors';
 import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from '../log/logger';
 
@@ -35,6 +36,30 @@ export interface RunOptions {
   decoderDirs?: string[];
   /** --config FILE: decoder config (runtime/decoders/README.md); set only when given. */
   decoderConfig?: string;
+  /** Kubernetes mode: --control-addr and friends (docs/control-api.md); set only when given. */
+  control?: ControlOptions;
+  /** --export-dir: event and diagnostic lines also go to rotated files there; set only when given. */
+  export?: ExportOptions;
+}
+
+export interface ControlOptions {
+  addr: MetricsAddr;
+  tokenFile: string;
+  tls?: { certFile: string; keyFile: string };
+  /** --node-name, else $NODE_NAME, else the host name. */
+  nodeName: string;
+  /** --pod-label KEY (repeatable): pod labels carried on metrics as label_<key>. */
+  podLabels: string[];
+  /** Keep the `pid` label on metrics (--pid-label); default off in Kubernetes mode. */
+  pidLabel: boolean;
+  /** The kubelet's --cgroup-root (--kube-cgroup-root); default "/". */
+  cgroupRoot: string;
+}
+
+export interface ExportOptions {
+  dir: string;
+  maxBytes: number;
+  maxFiles: number;
 }
 
 /** What commander hands over: raw strings, repeatable flags as arrays. */
@@ -54,11 +79,25 @@ export interface RawRunOptions {
   bpfStats?: boolean;
   decoders?: string[];
   config?: string;
+  controlAddr?: string;
+  controlTokenFile?: string;
+  controlTlsCert?: string;
+  controlTlsKey?: string;
+  nodeName?: string;
+  podLabel?: string[];
+  pidLabel?: boolean;
+  kubeCgroupRoot?: string;
+  exportDir?: string;
+  exportMaxBytes?: string;
+  exportMaxFiles?: string;
 }
 
 export interface ParseContext {
   /** Default log format is "pretty" on a terminal, "json" otherwise. */
   stderrIsTTY?: boolean;
+  /** For the --node-name default ($NODE_NAME). */
+  env?: NodeJS.ProcessEnv;
+  hostname?: string;
 }
 
 export const DEFAULTS = {
@@ -68,6 +107,8 @@ export const DEFAULTS = {
   flushIntervalMs: 5_000,
   rescanIntervalMs: 1_000,
   ringBufferBytes: 8 * 1024 * 1024,
+  exportMaxBytes: 64 * 1024 * 1024,
+  exportMaxFiles: 5,
 } as const;
 
 /** Kernel TASK_COMM_LEN is 16 including the NUL, so a comm holds 15 bytes. */
@@ -95,9 +136,10 @@ export function parseRunOptions(raw: RawRunOptions, ctx: ParseContext = {}): Run
       hint: 'drop --all to watch only the selected processes, or drop the other selectors to watch every process',
     });
   }
-  if (!all && selectors === 0) {
+  const kubernetes = raw.controlAddr !== undefined;
+  if (!all && selectors === 0 && !kubernetes) {
     throw new UsageError('no processes selected', {
-      hint: 'pass --pid PID, --comm NAME, --cgroup PATH (each repeatable) or --all',
+      hint: 'pass --pid PID, --comm NAME, --cgroup PATH (each repeatable) or --all, or --control-addr for pods pushed by the Kubernetes watcher',
     });
   }
 
@@ -132,7 +174,80 @@ export function parseRunOptions(raw: RawRunOptions, ctx: ParseContext = {}): Run
   // Only present when given, so RunOptions without decoder flags stay as they were.
   if (raw.decoders !== undefined && raw.decoders.length > 0) opts.decoderDirs = unique(raw.decoders.map(parseDecodersDir));
   if (raw.config !== undefined) opts.decoderConfig = parseConfigFile(raw.config);
+  const control = parseControlOptions(raw, ctx);
+  if (control) opts.control = control;
+  if (raw.exportDir !== undefined) {
+    if (raw.exportDir.trim() === '') {
+      throw new UsageError('--export-dir "": the directory is empty', { hint: 'pass a directory, e.g. a persistent volume: --export-dir /var/log/lightfoot' });
+    }
+    opts.export = {
+      dir: raw.exportDir,
+      maxBytes: raw.exportMaxBytes === undefined ? DEFAULTS.exportMaxBytes : parseFileSize('--export-max-bytes', raw.exportMaxBytes),
+      maxFiles: parseInteger('--export-max-files', raw.exportMaxFiles, DEFAULTS.exportMaxFiles, 2, 1000),
+    };
+  } else if (raw.exportMaxBytes !== undefined || raw.exportMaxFiles !== undefined) {
+    throw new UsageError('--export-max-bytes/--export-max-files need --export-dir', { hint: 'add --export-dir DIR, or drop them' });
+  }
   return opts;
+}
+
+const POD_LABEL_KEY = /^([a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
+const NODE_NAME = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
+
+function parseControlOptions(raw: RawRunOptions, ctx: ParseContext): ControlOptions | undefined {
+  const k8sOnly: [string, unknown][] = [
+    ['--control-token-file', raw.controlTokenFile],
+    ['--control-tls-cert', raw.controlTlsCert],
+    ['--control-tls-key', raw.controlTlsKey],
+    ['--node-name', raw.nodeName],
+    ['--pod-label', raw.podLabel],
+    ['--kube-cgroup-root', raw.kubeCgroupRoot],
+    ['--pid-label', raw.pidLabel],
+  ];
+  if (raw.controlAddr === undefined) {
+    const stray = k8sOnly.find(([, v]) => v !== undefined);
+    if (stray) throw new UsageError(`${stray[0]} needs --control-addr`, { hint: 'add --control-addr HOST:PORT to enable the Kubernetes control API' });
+    return undefined;
+  }
+  const addr = parseHostPort('--control-addr', raw.controlAddr, 'e.g. 0.0.0.0:9465 or 127.0.0.1:9465');
+  if (raw.controlTokenFile === undefined || raw.controlTokenFile.trim() === '') {
+    throw new UsageError('--control-addr needs --control-token-file', {
+      hint: 'the control API is always authenticated: pass a file holding the bearer token, e.g. --control-token-file /etc/lightfoot/token',
+    });
+  }
+  if ((raw.controlTlsCert === undefined) !== (raw.controlTlsKey === undefined)) {
+    throw new UsageError('--control-tls-cert and --control-tls-key go together', { hint: 'pass both PEM files for HTTPS, or neither for HTTP' });
+  }
+  const env = ctx.env ?? process.env;
+  const nodeName = raw.nodeName ?? env.NODE_NAME ?? ctx.hostname ?? os.hostname();
+  if (!NODE_NAME.test(nodeName)) {
+    throw new UsageError(`--node-name ${quote(nodeName)}: not a Kubernetes node name`, {
+      hint: 'pass the node name as the API server knows it (spec.nodeName), e.g. --node-name "$NODE_NAME" from the downward API',
+    });
+  }
+  const podLabels = unique((raw.podLabel ?? []).flatMap(splitList).filter((k) => k !== ''));
+  for (const k of podLabels) {
+    if (!POD_LABEL_KEY.test(k)) {
+      throw new UsageError(`--pod-label ${quote(k)}: not a Kubernetes label key`, { hint: 'pass a key such as app or app.kubernetes.io/name' });
+    }
+  }
+  const cgroupRoot = raw.kubeCgroupRoot ?? '/';
+  if (!cgroupRoot.startsWith('/') || cgroupRoot.split('/').includes('..')) {
+    throw new UsageError(`--kube-cgroup-root ${quote(cgroupRoot)}: expected an absolute cgroup path`, { hint: "use the kubelet's --cgroup-root, e.g. / or /kubelet" });
+  }
+  const out: ControlOptions = { addr, tokenFile: raw.controlTokenFile, nodeName, podLabels, pidLabel: raw.pidLabel === true, cgroupRoot };
+  if (raw.controlTlsCert !== undefined && raw.controlTlsKey !== undefined) out.tls = { certFile: raw.controlTlsCert, keyFile: raw.controlTlsKey };
+  return out;
+}
+
+/** Sizes with binary suffixes, for file limits: 64KiB .. 64GiB. */
+function parseFileSize(flag: string, text: string): number {
+  const m = SIZE.exec(text.trim());
+  const hint = `use bytes or a size such as 64MiB (from 4KiB to 64GiB)`;
+  if (!m) throw new UsageError(`${flag} ${quote(text)}: not a size`, { hint });
+  const bytes = Number(m[1]) * UNIT[m[2]!.charAt(0).toLowerCase()]!;
+  if (bytes < 4096 || bytes > 64 * 1024 ** 3) throw new UsageError(`${flag} ${quote(text)}: ${bytes} bytes is outside 4KiB..64GiB`, { hint });
+  return bytes;
 }
 
 /** --decoders DIR: a non-empty path (existence is checked when decoders load). */
@@ -204,9 +319,13 @@ function parseCgroup(text: string): string {
  * serving on every interface must be asked for explicitly (0.0.0.0 or [::]).
  */
 export function parseMetricsAddr(text: string): MetricsAddr {
+  return parseHostPort('--metrics-addr', text, 'e.g. 127.0.0.1:9464, 0.0.0.0:9464 or [::1]:9464');
+}
+
+function parseHostPort(flag: string, text: string, examples: string): MetricsAddr {
   const bad = (why: string, hint: string): UsageError =>
-    new UsageError(`--metrics-addr ${quote(text)}: ${why}`, { hint });
-  const example = 'use HOST:PORT, e.g. 127.0.0.1:9464, 0.0.0.0:9464 or [::1]:9464';
+    new UsageError(`${flag} ${quote(text)}: ${why}`, { hint });
+  const example = `use HOST:PORT, ${examples}`;
 
   let host: string;
   let portText: string;

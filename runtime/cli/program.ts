@@ -68,6 +68,10 @@ Examples:
   # pipe connection events (JSON lines) to jq; diagnostics stay on stderr
   sudo lightfoot run --comm curl | jq .
 
+  # Kubernetes node daemon: pods come from the watcher through the control API
+  sudo lightfoot run --control-addr 0.0.0.0:9465 --control-token-file /etc/lightfoot/token \\
+    --pod-label app --log-format cloud --export-dir /var/log/lightfoot
+
   # add protocol decoders (every *.wasm in the directory), pinned by a config file
   sudo lightfoot run --comm nginx --decoders /etc/lightfoot/decoders --config /etc/lightfoot/decoders.json
 
@@ -139,7 +143,7 @@ export function buildProgram(handlers: CommandHandlers, io: ProgramIO = {}): Com
     .option('--cgroup <path>', 'watch processes in this cgroup v2 directory or below (repeatable)', collect)
     .option('--all', 'watch every process')
     .option('--metrics-addr <host:port>', `serve Prometheus metrics here; port 0 picks a free port (default: ${DEFAULTS.metricsAddr})`)
-    .option('--log-format <format>', 'diagnostic log format on stderr: json or pretty (default: pretty on a terminal, else json)')
+    .option('--log-format <format>', 'log and event line format: json, pretty or cloud (JSON with Google Cloud Logging fields) (default: pretty on a terminal, else json)')
     .option('--log-level <level>', `error, warn, info or debug (default: ${DEFAULTS.logLevel})`)
     .option('--max-series <n>', `label sets per metric before folding into "_overflow_" (default: ${DEFAULTS.maxSeries})`)
     .option('--flush-interval-ms <ms>', `report counters of long-lived connections this often (default: ${DEFAULTS.flushIntervalMs})`)
@@ -149,6 +153,17 @@ export function buildProgram(handlers: CommandHandlers, io: ProgramIO = {}): Com
     .option('--bpf-stats', 'measure the run time of each BPF program (lightfoot_bpf_program_*); adds ~50 ns to every probe hit')
     .option('--decoders <dir>', 'load every *.wasm protocol decoder in this directory (repeatable)', collect)
     .option('--config <file>', 'decoder config file (JSON: paths, sha256 pins, enabled, limits)')
+    .option('--control-addr <host:port>', 'Kubernetes mode: serve the control API here, for the watcher (docs/control-api.md)')
+    .option('--control-token-file <file>', 'bearer token the control API requires (needed with --control-addr)')
+    .option('--control-tls-cert <file>', 'serve the control API over HTTPS with this PEM certificate (with --control-tls-key)')
+    .option('--control-tls-key <file>', 'PEM private key of --control-tls-cert')
+    .option('--node-name <name>', 'this node as the API server names it (default: $NODE_NAME, else the host name)')
+    .option('--pod-label <key>', 'carry this pod label on metrics as label_<key> (repeatable)', collect)
+    .option('--pid-label', 'keep the pid label on metrics in Kubernetes mode (off there by default: pids churn)')
+    .option('--kube-cgroup-root <path>', "the kubelet's --cgroup-root (default: /)")
+    .option('--export-dir <dir>', 'also write event and diagnostic lines to rotated files in this directory (events.log, lightfoot.log)')
+    .option('--export-max-bytes <size>', `rotate an export file at this size (default: 64MiB)`)
+    .option('--export-max-files <n>', `files kept per export, the active one included (default: ${DEFAULTS.exportMaxFiles})`)
     .addHelpText('after', RUN_EXAMPLES)
     .action(async (raw: RawRunOptions) => {
       const opts = parseRunOptions(raw, { stderrIsTTY: io.stderrIsTTY ?? process.stderr.isTTY === true });

@@ -9,6 +9,7 @@ import type { RunOptions } from '../cli/options';
 import { formatAddr } from '../cli/options';
 import { createLogger, type Logger } from '../log/logger';
 import { createEventWriter } from '../log/event-writer';
+import { eventLineDecorator } from '../log/line-decorator';
 import { selfMetrics } from '../metrics/self-metrics';
 import { probeKernelMetrics } from '../metrics/probe-kernel-metrics';
 import { startMetricsServer } from '../metrics/server';
@@ -28,6 +29,8 @@ import { LF_TCP_STAT } from '../../probes/tcp/generated/events';
 import { TcpPipeline } from './tcp-pipeline';
 import { MonotonicClock } from './clock';
 import { preflight } from './preflight';
+import { KubernetesMode } from './kubernetes';
+import { openExport } from './export';
 
 const TRACEFS = '/sys/kernel/tracing';
 
@@ -55,9 +58,12 @@ function waitForSignal(log: Logger): Promise<string> {
 }
 
 export async function runDaemon(opts: RunOptions): Promise<number> {
-  const logger = createLogger({ format: opts.logFormat, level: opts.logLevel });
+  const exported = opts.export ? openExport(opts.export) : undefined;
+  const logger = createLogger({ format: opts.logFormat, level: opts.logLevel, sink: exported?.diagnostics });
   const log = logger.child('daemon');
   preflight();
+  // Kubernetes mode: reads the token file now, so a bad one fails before anything loads.
+  const kube = opts.control ? new KubernetesMode(opts.control, logger) : undefined;
 
   // Targets and decoder sources first: bad flags fail before anything is loaded.
   const cgroups = opts.cgroups.map((c) => resolveCgroup(c));
@@ -74,7 +80,9 @@ export async function runDaemon(opts: RunOptions): Promise<number> {
   });
 
   const registry = new Registry();
-  const events = opts.events ? createEventWriter({ format: opts.logFormat, logger }) : undefined;
+  const events = opts.events
+    ? createEventWriter({ format: opts.logFormat, logger, sink: exported?.events, decorate: exported || kube || opts.logFormat === 'cloud' ? eventLineDecorator({ cloud: opts.logFormat === 'cloud', identities: kube?.identities }) : undefined })
+    : undefined;
   const manager = new DecoderManager({
     engine: loadNativeEngine(engineOptionsFor(sources)),
     sources,
@@ -83,6 +91,7 @@ export async function runDaemon(opts: RunOptions): Promise<number> {
     events,
     wallClock: new MonotonicClock(),
     maxSeries: opts.maxSeries,
+    labeler: kube?.labeler,
   });
   if (!manager.subscribes('tcp')) {
     // The TCP metrics come from the built-in tcp decoder: without it there are none.
@@ -107,7 +116,7 @@ export async function runDaemon(opts: RunOptions): Promise<number> {
   const spec = tcpProbe({
     selectAll: opts.all,
     filterComm: opts.comms.length > 0,
-    filterCgroup: cgroups.length > 0,
+    filterCgroup: cgroups.length > 0 || kube !== undefined,
     selfTgid: process.pid,
     ringBufferBytes: opts.ringBufferBytes,
     captureData: streams,
@@ -127,6 +136,7 @@ export async function runDaemon(opts: RunOptions): Promise<number> {
   for (const pid of opts.pids) selection.allowTgid(pid);
   for (const comm of opts.comms) selection.allowComm(comm);
   for (const cg of cgroups) selection.allowCgroup(cg.id);
+  kube?.attach(selection, cgroups.map((c) => c.id), registry);
 
   const cpus = native.possibleCpus();
   const kernelStats = (): Record<string, bigint> => {
@@ -159,14 +169,16 @@ export async function runDaemon(opts: RunOptions): Promise<number> {
   const pipeline = new TcpPipeline(probe.object, manager, (n) => {
     self.events(spec.name, n);
     self.ringbufBatch(spec.name, n);
-  }, streams);
+  }, streams, kube?.owners);
 
   let server: Awaited<ReturnType<typeof startMetricsServer>> | undefined;
   let timer: NodeJS.Timeout | undefined;
   let flushTimer: NodeJS.Timeout | undefined;
   try {
     server = await startMetricsServer({ ...opts.metricsAddr, registry, logger });
+    await kube?.start();
     const tick = (): void => {
+      kube?.rescan();
       const diff = targets.rescan();
       for (const t of diff.added) log.info('target added', { pid: t.pid, comm: t.comm, reason: t.reason });
       for (const t of diff.exited) {
@@ -183,7 +195,9 @@ export async function runDaemon(opts: RunOptions): Promise<number> {
       decoders: manager.status().map((d) => ({ name: d.label, state: d.state })),
       payloadCapture: streams,
       targets: targets.current().map((t) => ({ pid: t.pid, comm: t.comm })),
+      ...(kube ? { control: kube.controlUrl } : {}),
     });
+    kube?.ready();
     await waitForSignal(log);
   } finally {
     if (timer) clearInterval(timer);
@@ -208,7 +222,9 @@ export async function runDaemon(opts: RunOptions): Promise<number> {
     probe.close();
     runStats?.close();
     native.setLogHandler(null);
+    await kube?.close();
     await server?.close();
+    exported?.close();
   }
   return 0;
 }

@@ -13,6 +13,7 @@ import {
   LF_TCP_EVENT_OFFSETS,
 } from '../../probes/tcp/generated/events';
 import { TCP_DATA_RING_BUFFER, TCP_RING_BUFFER } from '../../probes/tcp/manifest';
+import type { OwnerTable } from '../enrich/owner-table';
 
 const RING_POLL_MS = 20;
 const RING_BATCH_BYTES = 256 * 1024;
@@ -39,6 +40,8 @@ export class TcpPipeline {
     private readonly manager: DecoderManager,
     private readonly onEvents: (records: number) => void,
     streams: boolean,
+    /** Kubernetes mode: learns each record's owner (socket → pid → cgroup) before the decoders see it. */
+    private readonly owners?: OwnerTable,
   ) {
     const opts = { pollIntervalMs: RING_POLL_MS, maxBatchBytes: RING_BATCH_BYTES, maxPendingBatches: RING_PENDING_BATCHES };
     this.readers.push(obj.openRingBuffer(TCP_RING_BUFFER, opts, (b) => this.onEventBatch(b, streams)));
@@ -47,9 +50,15 @@ export class TcpPipeline {
 
   private onEventBatch(batch: Buffer, streams: boolean): void {
     const records: Buffer[] = [];
+    const owners = this.owners;
     walkBatch(batch, (buf, off, len) => {
       const rec = buf.subarray(off, off + len);
       records.push(rec);
+      if (owners !== undefined && len >= LF_TCP_EVENT_OFFSETS.cgroup_id + 8) {
+        const cookie = rec.readBigUInt64LE(LF_TCP_EVENT_OFFSETS.cookie);
+        owners.see(cookie, rec.readUInt32LE(LF_TCP_EVENT_OFFSETS.tgid), rec.readBigUInt64LE(LF_TCP_EVENT_OFFSETS.cgroup_id));
+        if (rec[0] === LF_TCP_EVENT_KIND.LF_TCP_EV_CLOSE) owners.closed(cookie);
+      }
       if (streams && rec[0] === LF_TCP_EVENT_KIND.LF_TCP_EV_CLOSE && len >= LF_TCP_EVENT_OFFSETS.cookie + 8) {
         this.closeLater(rec.readBigUInt64LE(LF_TCP_EVENT_OFFSETS.cookie));
       }

@@ -22,7 +22,7 @@ import {
 import { DEFAULT_LANE_LIMITS, DecoderLane, type LaneLimits, type WallClock } from './decoder-lane';
 import type { DecoderEngine, DecoderLogLevel, InstanceLimits, Subscription } from './engine';
 import type { DecoderOrigin, DecoderSource } from './manifest';
-import { DecoderMetricRegistry } from './metric-registry';
+import { DecoderMetricRegistry, type SeriesLabeler } from './metric-registry';
 import { decoderSelfMetrics, type DecoderSelfMetrics, type FaultLabel } from './self-metrics';
 
 export interface DecoderManagerOptions {
@@ -36,6 +36,8 @@ export interface DecoderManagerOptions {
   events?: EventWriter;
   /** Label sets per decoder metric before "_overflow_" (--max-series). Default 10000. */
   maxSeries?: number;
+  /** Host labels on decoder series (Kubernetes identity, runtime/enrich/). */
+  labeler?: SeriesLabeler;
   /** Default 'async'. */
   mode?: CallMode;
   /** Default 'compact': decodeCompact() when the engine has it (decoder-host.ts OutputForm). */
@@ -118,7 +120,7 @@ export class DecoderManager {
     this.#log = opts.logger.child('decoders');
     this.#self = opts.self ?? decoderSelfMetrics(opts.registry);
     this.#annotations = new AnnotationStore(opts.annotationLimits);
-    const metrics = new DecoderMetricRegistry({ registry: opts.registry, maxSeries: opts.maxSeries ?? 10_000 });
+    const metrics = new DecoderMetricRegistry({ registry: opts.registry, maxSeries: opts.maxSeries ?? 10_000, labeler: opts.labeler });
     const limits: LaneLimits = { ...DEFAULT_LANE_LIMITS, ...opts.limits };
     const schemas = opts.probeSchemas ?? {};
     const schedule = opts.schedule ?? ((fn: () => void) => void setImmediate(fn));

@@ -36,6 +36,17 @@ interface Family {
   owner: string;
   metric: AnyMetric;
   cap: SeriesCap<string>;
+  /** Host-side relabelling (SeriesLabeler); absent = the declared labels as they are. */
+  relabel?: (labels: Record<string, string>) => Record<string, string>;
+}
+
+/**
+ * Labels the host adds to decoder series without knowing their protocol (the
+ * Kubernetes identity of the process in a `pid` label, runtime/enrich/).
+ */
+export interface SeriesLabeler {
+  /** For a family declared with `declared` labels: the exposed label names and the mapping, or undefined to leave it alone. */
+  forFamily(declared: readonly string[]): { labelNames: string[]; relabel(labels: Record<string, string>): Record<string, string> } | undefined;
 }
 
 /**
@@ -117,6 +128,7 @@ export interface DecoderMetricRegistryOptions {
   registry: Registry;
   /** Label sets per family before folding into "_overflow_" (--max-series). */
   maxSeries: number;
+  labeler?: SeriesLabeler;
 }
 
 /**
@@ -131,6 +143,7 @@ export interface DecoderMetricRegistryOptions {
 export class DecoderMetricRegistry {
   readonly #registry: Registry;
   readonly #maxSeries: number;
+  readonly #labeler: SeriesLabeler | undefined;
   readonly #families = new Map<string, Family>();
   /** Exposition names taken by decoder families (histograms take four). */
   readonly #taken = new Map<string, Family>();
@@ -138,6 +151,7 @@ export class DecoderMetricRegistry {
   constructor(opts: DecoderMetricRegistryOptions) {
     this.#registry = opts.registry;
     this.#maxSeries = opts.maxSeries;
+    this.#labeler = opts.labeler;
   }
 
   /** All problems that would refuse these declarations (empty = registrable). */
@@ -179,16 +193,19 @@ export class DecoderMetricRegistry {
   }
 
   #create(owner: string, d: MetricDecl): Family {
-    const base = { name: d.name, help: d.help, labelNames: [...d.labels], registers: [this.#registry] };
+    const host = this.#labeler?.forFamily(d.labels);
+    const labelNames = host ? host.labelNames : [...d.labels];
+    const base = { name: d.name, help: d.help, labelNames, registers: [this.#registry] };
     const metric: AnyMetric =
       d.kind === 'counter' ? new Counter(base) : d.kind === 'gauge' ? new Gauge(base) : new Histogram({ ...base, buckets: [...d.buckets] });
-    const cap = new SeriesCap<string>(d.labels, {
+    const cap = new SeriesCap<string>(labelNames, {
       metric: d.name,
       maxSeries: this.#maxSeries,
       refused: seriesRefusedCounter(this.#registry),
     });
     const decl: MetricDecl = { ...d, labels: [...d.labels], buckets: [...d.buckets] };
     const family: Family = { decl, shape: shapeOf(d), owner, metric, cap };
+    if (host) family.relabel = (l) => host.relabel(l);
     this.#families.set(d.name, family);
     for (const n of derived(d)) this.#taken.set(n, family);
     return family;
@@ -220,7 +237,7 @@ export class DecoderMetrics {
       const names = f.decl.labels;
       const labels: Record<string, string> = {};
       for (let j = 0; j < names.length; j++) labels[names[j]!] = u.labels[j]!;
-      const admitted = f.cap.admit(labels);
+      const admitted = f.cap.admit(f.relabel ? f.relabel(labels) : labels);
       if (u.op === 'add') (f.metric as Counter<string> | Gauge<string>).inc(admitted, u.value);
       else if (u.op === 'set') (f.metric as Gauge<string>).set(admitted, u.value);
       else (f.metric as Histogram<string>).observe(admitted, u.value);
@@ -272,7 +289,7 @@ export class DecoderMetrics {
       const labels: Record<string, string> = {};
       const s = labelStart[i]!;
       for (let j = 0; j < names.length; j++) labels[names[j]!] = strings[labelIdx[s + j]!]!;
-      const admitted = f.cap.admit(labels);
+      const admitted = f.cap.admit(f.relabel ? f.relabel(labels) : labels);
       const o = op[i];
       if (o === 0) (f.metric as Counter<string> | Gauge<string>).inc(admitted, value[i]!);
       else if (o === 1) (f.metric as Gauge<string>).set(admitted, value[i]!);

@@ -4,8 +4,11 @@
 
 import type { Logger } from './logger';
 import { prettyFields, safeStringify } from './format';
+import { eventLineDecorator, type LineDecorator } from './line-decorator';
+import type { LineSink } from './rotating-file';
 
-export type EventFormat = 'json' | 'pretty';
+/** cloud: JSON with Google Cloud Logging's fields (see line-decorator.ts). */
+export type EventFormat = 'json' | 'pretty' | 'cloud';
 
 /** One connection event. `event` names it (e.g. "open", "close"); the rest is free-form. */
 export interface EventRecord {
@@ -33,6 +36,10 @@ export interface EventWriterOptions {
   maxBufferedBytes?: number;
   /** Called once when the reader goes away (EPIPE or another stream error). */
   onClosed?: (err: Error) => void;
+  /** Host fields added to every JSON line (Kubernetes identity, Cloud Logging fields). */
+  decorate?: LineDecorator;
+  /** Also gets every line as JSON (file export), whatever happens to the stream. */
+  sink?: LineSink;
 }
 
 export interface EventWriterStats {
@@ -66,6 +73,8 @@ export function createEventWriter(options: EventWriterOptions): EventWriter {
   const log = options.logger;
   const maxBuffered = options.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED;
   const stats: EventWriterStats = { written: 0, dropped: 0, closed: false };
+  const decorate = options.decorate ?? (options.format === 'cloud' ? eventLineDecorator({ cloud: true }) : undefined);
+  const sink = options.sink;
   let warnedSlow = false;
 
   const close = (err: Error): void => {
@@ -82,7 +91,7 @@ export function createEventWriter(options: EventWriterOptions): EventWriter {
   stream.on('error', close);
 
   const render =
-    options.format === 'json'
+    options.format !== 'pretty'
       ? (e: EventRecord): string | undefined => safeStringify(e)
       : (e: EventRecord): string => {
           const { event, ts, ...rest } = e;
@@ -120,7 +129,9 @@ export function createEventWriter(options: EventWriterOptions): EventWriter {
 
   const writer: EventWriter = {
     writeRaw(text) {
-      if (options.format !== 'json') {
+      if (decorate !== undefined) text = decorate(text);
+      sink?.writeLine(text);
+      if (options.format === 'pretty') {
         let rec: EventRecord;
         try {
           rec = JSON.parse(text) as EventRecord;
@@ -130,13 +141,30 @@ export function createEventWriter(options: EventWriterOptions): EventWriter {
           log.debug('raw event is not JSON', { length: text.length });
           return;
         }
-        writer.write(rec);
+        writeRendered(rec);
         return;
       }
       if (!admit()) return;
       put(text);
     },
     write(event) {
+      if (decorate !== undefined || sink !== undefined || options.format === 'cloud') {
+        const text = safeStringify(event);
+        if (text === undefined) {
+          stats.dropped++;
+          log.debug('event could not be serialised', { event: event.event });
+          return;
+        }
+        writer.writeRaw!(text);
+        return;
+      }
+      writeRendered(event);
+    },
+    stats: () => ({ ...stats }),
+  };
+  /** Rendered in the writer's own format (json/pretty) straight to the stream. */
+  function writeRendered(event: EventRecord): void {
+    {
       if (stats.closed) return;
       if (stream.destroyed || stream.writableEnded) {
         close(Object.assign(new Error('event stream is closed'), { code: 'ERR_STREAM_DESTROYED' }));
@@ -164,8 +192,7 @@ export function createEventWriter(options: EventWriterOptions): EventWriter {
       } catch (err) {
         close(err as Error);
       }
-    },
-    stats: () => ({ ...stats }),
-  };
+    }
+  }
   return writer;
 }

@@ -3,13 +3,15 @@
 // Diagnostics go to stderr by default: stdout belongs to the event stream.
 
 import { guardStream, prettyFields, safeStringify } from './format';
+import type { LineSink } from './rotating-file';
 
 export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
-export type LogFormat = 'json' | 'pretty';
+/** cloud: JSON with Google Cloud Logging's structured fields (severity, time, message, labels). */
+export type LogFormat = 'json' | 'pretty' | 'cloud';
 export type LogFields = Record<string, unknown>;
 
 export const LOG_LEVELS: readonly LogLevel[] = ['error', 'warn', 'info', 'debug'];
-export const LOG_FORMATS: readonly LogFormat[] = ['json', 'pretty'];
+export const LOG_FORMATS: readonly LogFormat[] = ['json', 'pretty', 'cloud'];
 
 export interface Logger {
   error(msg: string, fields?: LogFields): void;
@@ -36,6 +38,8 @@ export interface LoggerOptions {
   component?: string;
   /** Injected clock for reproducible timestamps in tests. */
   now?: () => Date;
+  /** Also gets every record as one JSON line (file export); JSON even when the stream gets pretty text. */
+  sink?: LineSink;
 }
 
 const RANK: Record<LogLevel, number> = { error: 0, warn: 1, info: 2, debug: 3 };
@@ -55,13 +59,17 @@ export function createLogger(options: LoggerOptions): Logger {
   // A closed stderr must never take the daemon down; there is nowhere to report it.
   guardStream(stream, noop);
 
-  const render = options.format === 'json' ? renderJson : renderPretty;
+  const render = options.format === 'json' ? renderJson : options.format === 'cloud' ? renderCloud : renderPretty;
+  const sinkRender = options.format === 'cloud' ? renderCloud : renderJson;
+  const sink = options.sink;
 
   const make = (component: string | undefined): Logger => {
     const emit = (level: LogLevel, msg: string, fields?: LogFields): void => {
       if (RANK[level] > max) return;
+      const ts = now();
+      if (sink) sink.writeLine(sinkRender(ts, level, component, msg, fields));
       try {
-        stream.write(render(now(), level, component, msg, fields) + '\n');
+        stream.write(render(ts, level, component, msg, fields) + '\n');
       } catch {
         // A destroyed stream throws synchronously; logging is best effort.
       }
@@ -101,6 +109,35 @@ function renderJson(
     level,
     ...(component ? { component } : {}),
     msg,
+    log_error: 'fields could not be serialised (circular?)',
+  });
+}
+
+const CLOUD_SEVERITY: Record<LogLevel, string> = { error: 'ERROR', warn: 'WARNING', info: 'INFO', debug: 'DEBUG' };
+const CLOUD_LABELS = 'logging.googleapis.com/labels';
+const CLOUD_RESERVED = new Set(['severity', 'time', 'message', CLOUD_LABELS, 'component']);
+
+/** Google Cloud Logging's structured form, which GKE's agent and Fluent Bit's json parser read as is. */
+function renderCloud(
+  ts: Date,
+  level: LogLevel,
+  component: string | undefined,
+  msg: string,
+  fields: LogFields | undefined,
+): string {
+  const record: LogFields = { severity: CLOUD_SEVERITY[level], time: ts.toISOString(), message: msg };
+  if (component) record.component = component;
+  record[CLOUD_LABELS] = { component: component ?? 'lightfoot' };
+  if (fields) {
+    for (const [k, v] of Object.entries(fields)) record[CLOUD_RESERVED.has(k) ? `field_${k}` : k] = v;
+  }
+  const text = safeStringify(record);
+  if (text !== undefined) return text;
+  return JSON.stringify({
+    severity: record.severity,
+    time: record.time,
+    message: msg,
+    [CLOUD_LABELS]: record[CLOUD_LABELS],
     log_error: 'fields could not be serialised (circular?)',
   });
 }

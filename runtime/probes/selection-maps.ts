@@ -50,6 +50,11 @@ export class SelectionMaps {
     this.obj.mapUpdate('lf_allow_cgroup', u64(id), ONE);
   }
 
+  /** Stop selecting a cgroup (a pod that is no longer desired); true when it was selected. */
+  forgetCgroup(id: bigint): boolean {
+    return this.obj.mapDelete('lf_allow_cgroup', u64(id));
+  }
+
   allowedTgids(): number[] {
     return this.obj.mapKeys('lf_allow_tgid').map((k) => k.readUInt32LE(0));
   }

@@ -58,7 +58,7 @@ export async function startDaemon(args: string[], timeoutMs = 20_000): Promise<D
         return;
       }
       logs.push(rec);
-      if (rec.msg === 'lightfoot ready') {
+      if ((rec.msg ?? rec.message) === 'lightfoot ready') {
         clearTimeout(timer);
         resolve(String(rec.metrics));
       }

@@ -70,7 +70,7 @@ test('every flag parsed', () => {
 test('selector rules', () => {
   assert.equal(
     errorLine({}),
-    'lightfoot: no processes selected (pass --pid PID, --comm NAME, --cgroup PATH (each repeatable) or --all)',
+    'lightfoot: no processes selected (pass --pid PID, --comm NAME, --cgroup PATH (each repeatable) or --all, or --control-addr for pods pushed by the Kubernetes watcher)',
   );
   assert.equal(
     errorLine({ all: true, comm: ['x'] }),
@@ -132,7 +132,7 @@ test('metrics address', () => {
 });
 
 test('log format and level choices', () => {
-  assert.equal(errorLine({ all: true, logFormat: 'xml' }), 'lightfoot: --log-format xml: unknown value (use one of: json, pretty)');
+  assert.equal(errorLine({ all: true, logFormat: 'xml' }), 'lightfoot: --log-format xml: unknown value (use one of: json, pretty, cloud)');
   assert.equal(errorLine({ all: true, logLevel: 'trace' }), 'lightfoot: --log-level trace: unknown value (use one of: error, warn, info, debug)');
 });
 
@@ -199,4 +199,41 @@ test('property: parser either returns valid options or throws a UsageError with 
     }),
     { numRuns: 2000 },
   );
+});
+
+test('Kubernetes mode: --control-addr needs a token file, selects pods without other selectors', () => {
+  const o = parseRunOptions(
+    { controlAddr: '0.0.0.0:9465', controlTokenFile: '/t', podLabel: ['app', 'app.kubernetes.io/name'] },
+    { env: { NODE_NAME: 'node-1' } },
+  );
+  assert.deepEqual(o.control, {
+    addr: { host: '0.0.0.0', port: 9465 },
+    tokenFile: '/t',
+    nodeName: 'node-1',
+    podLabels: ['app', 'app.kubernetes.io/name'],
+    pidLabel: false,
+    cgroupRoot: '/',
+  });
+  assert.equal(parseRunOptions({ controlAddr: '127.0.0.1:0', controlTokenFile: '/t', nodeName: 'n2', pidLabel: true }).control?.pidLabel, true);
+  assert.deepEqual(
+    parseRunOptions({ controlAddr: '127.0.0.1:0', controlTokenFile: '/t', controlTlsCert: '/c', controlTlsKey: '/k' }, { env: {}, hostname: 'vm' }).control?.tls,
+    { certFile: '/c', keyFile: '/k' },
+  );
+  assert.match(errorLine({ controlAddr: '127.0.0.1:9465' }), /--control-addr needs --control-token-file/);
+  assert.match(errorLine({ controlAddr: ':9465', controlTokenFile: '/t' }), /--control-addr :9465: missing host/);
+  assert.match(errorLine({ all: true, controlTokenFile: '/t' }), /--control-token-file needs --control-addr/);
+  assert.match(errorLine({ all: true, podLabel: ['app'] }), /--pod-label needs --control-addr/);
+  assert.match(errorLine({ controlAddr: '127.0.0.1:1', controlTokenFile: '/t', controlTlsCert: '/c' }), /go together/);
+  assert.match(errorLine({ controlAddr: '127.0.0.1:1', controlTokenFile: '/t', nodeName: 'Bad_Node' }), /--node-name Bad_Node: not a Kubernetes node name/);
+  assert.match(errorLine({ controlAddr: '127.0.0.1:1', controlTokenFile: '/t', nodeName: 'n', podLabel: ['a b'] }), /--pod-label "a b": not a Kubernetes label key/);
+  assert.match(errorLine({ controlAddr: '127.0.0.1:1', controlTokenFile: '/t', nodeName: 'n', kubeCgroupRoot: 'kubelet' }), /expected an absolute cgroup path/);
+});
+
+test('--export-dir with size and count bounds', () => {
+  assert.deepEqual(parseRunOptions({ all: true, exportDir: '/var/log/lf' }).export, { dir: '/var/log/lf', maxBytes: 64 * 1024 * 1024, maxFiles: 5 });
+  assert.deepEqual(parseRunOptions({ all: true, exportDir: '/d', exportMaxBytes: '1MiB', exportMaxFiles: '3' }).export, { dir: '/d', maxBytes: 1024 * 1024, maxFiles: 3 });
+  assert.match(errorLine({ all: true, exportMaxBytes: '1MiB' }), /need --export-dir/);
+  assert.match(errorLine({ all: true, exportDir: '/d', exportMaxFiles: '1' }), /--export-max-files 1: expected a whole number from 2 to 1000/);
+  assert.match(errorLine({ all: true, exportDir: '/d', exportMaxBytes: '12' }), /outside 4KiB..64GiB/);
+  assert.equal(parseRunOptions({ all: true, logFormat: 'cloud' }).logFormat, 'cloud');
 });

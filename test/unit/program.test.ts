@@ -63,7 +63,7 @@ test('missing value, unknown command, excess argument: exit 2', async () => {
 test('bad values: the validation message, exit 2', async () => {
   const h = harness();
   assert.equal(await h.run('run'), 2);
-  assert.equal(h.stderr(), 'lightfoot: no processes selected (pass --pid PID, --comm NAME, --cgroup PATH (each repeatable) or --all)\n');
+  assert.equal(h.stderr(), 'lightfoot: no processes selected (pass --pid PID, --comm NAME, --cgroup PATH (each repeatable) or --all, or --control-addr for pods pushed by the Kubernetes watcher)\n');
   const h2 = harness();
   assert.equal(await h2.run('run', '--pid', 'abc'), 2);
   assert.equal(h2.stderr(), 'lightfoot: --pid abc: a pid must be a positive integer up to 4194304 (find the pid with `pgrep NAME` or `ps -e`)\n');
