@@ -9,7 +9,8 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 debs=(clang-19 llvm-19 lld-19 libbpf-dev bpftool pkg-config make gcc
       autoconf automake autopoint flex bison gawk m4   # vendored libelf in native/'s libbpf-sys
       wasi-libc libclang-rt-19-dev-wasm32                 # C decoders -> wasm32
-      nftables iproute2 curl ca-certificates)
+      nftables iproute2 curl ca-certificates
+      containerd runc containernetworking-plugins openssl)  # test cluster (test/k8s/)
 command -v node >/dev/null || debs+=(nodejs npm)
 command -v cargo >/dev/null || debs+=(cargo rustc)
 

@@ -72,6 +72,7 @@ export class LeaderElector {
   }
 
   private async tick(): Promise<void> {
+    if (this.stopped) return;
     try {
       await this.tryAcquireOrRenew();
     } catch (err) {
@@ -144,6 +145,7 @@ export class LeaderElector {
   }
 
   private setLeading(epoch: number | null): void {
+    if (this.stopped && epoch !== null) return; // a renewal still in flight when stop() ran
     const was = this.leading;
     this.leading = epoch !== null;
     if (epoch !== null) this.o.logger.info('became leader', { identity: this.o.identity, epoch });

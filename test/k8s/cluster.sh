@@ -64,14 +64,14 @@ firewall() {
 table inet lightfoot_k8s
 delete table inet lightfoot_k8s
 table inet lightfoot_k8s {
-  chain out { type filter hook output priority -10; policy accept; ip daddr $SERVICE_RANGE counter drop; }
-  chain fwd { type filter hook forward priority -10; policy accept; ip daddr $SERVICE_RANGE counter drop; }
+  chain lf_out { type filter hook output priority -10; policy accept; ip daddr $SERVICE_RANGE counter drop; }
+  chain lf_fwd { type filter hook forward priority -10; policy accept; ip daddr $SERVICE_RANGE counter drop; }
 }
 NFT
   check_firewall
 }
 check_firewall() {
-  nft list chain inet lightfoot_k8s out 2>/dev/null | grep -q "ip daddr $SERVICE_RANGE .*drop" \
+  nft list chain inet lightfoot_k8s lf_out 2>/dev/null | grep -q "ip daddr $SERVICE_RANGE .*drop" \
     || { log "nftables drop of the Service range $SERVICE_RANGE is NOT in place: refusing to start pods"; return 1; }
 }
 
