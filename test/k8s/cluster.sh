@@ -20,7 +20,12 @@ export PATH="$BIN:$PATH"
 mkdir -p "$RUN/log" "$RUN/pid"
 
 log() { echo "k8s: $*" >&2; }
-running() { [[ -f $RUN/pid/$1 ]] && kill -0 "$(cat "$RUN/pid/$1")" 2>/dev/null; }
+# Alive and not a zombie (our daemons are reparented to a pid 1 that may not reap them).
+running() {
+  [[ -f $RUN/pid/$1 ]] || return 1
+  local st; st=$(awk '{print $3}' "/proc/$(cat "$RUN/pid/$1")/stat" 2>/dev/null) || return 1
+  [[ -n $st && $st != Z && $st != X ]]
+}
 start() { # name cmd...
   local name=$1; shift
   running "$name" && return 0
@@ -166,7 +171,7 @@ down() {
     pods+=(containerd)
   fi
   for n in "${pods[@]}"; do
-    local p; p=$(cat "$RUN/pid/$n"); for ((i = 0; i < 50; i++)); do kill -0 "$p" 2>/dev/null || break; sleep 0.2; done
+    local p; p=$(cat "$RUN/pid/$n"); for ((i = 0; i < 50; i++)); do running "$n" || break; sleep 0.2; done
     kill -9 "$p" 2>/dev/null || true; rm -f "$RUN/pid/$n"
   done
   pkill_shims
