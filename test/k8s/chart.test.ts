@@ -46,6 +46,7 @@ const CRDS = ['monitoring.coreos.com:ServiceMonitor:servicemonitors', 'monitorin
 describe('helm chart charts/lightfoot', { skip }, () => {
   let tmp: string;
   before(async () => {
+    clusterDown(); // a fresh etcd: no objects of an earlier run
     clusterUp('up-api');
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'lf-chart-'));
     for (const crd of CRDS) assert.equal(run('kubectl', ['apply', '-f', '-'], crd).code, 0);

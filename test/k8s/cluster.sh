@@ -73,6 +73,8 @@ table inet lightfoot_k8s {
   chain lf_fwd { type filter hook forward priority -10; policy accept; ip daddr $SERVICE_RANGE counter drop; }
 }
 NFT
+  # Re-apply once if something (another test flushing the ruleset) removed it meanwhile.
+  check_firewall 2>/dev/null || { nft add table inet lightfoot_k8s && nft add chain inet lightfoot_k8s lf_out '{ type filter hook output priority -10; policy accept; }' && nft add rule inet lightfoot_k8s lf_out ip daddr $SERVICE_RANGE counter drop; }
   check_firewall
 }
 check_firewall() {

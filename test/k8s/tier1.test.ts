@@ -113,6 +113,7 @@ describe('tier 1: watcher + two daemons against a real kube-apiserver', { skip }
     sumOf(await daemons.get(pod.node)!.daemon.scrape(), metric, { namespace: ns, pod: pod.name, container: 'app', label_app: pod.name });
 
   before(async () => {
+    clusterDown(); // a fresh etcd: no objects of an earlier run
     clusterUp('up-api');
     ({ core } = kubeClients());
     bin = (await buildWorkloads()).tcpWorkload;
