@@ -6,6 +6,9 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 bash scripts/setup.sh
 bash scripts/build.sh
+# Kubernetes binaries of the test cluster (Go module proxy; cached, cold ~8 min).
+if [ "$(id -u)" = 0 ]; then bash test/k8s/build.sh; fi
+node scripts/gen-chart-readme.js --check
 # The committed event readers must match the compiled BPF layouts.
 node scripts/gen-event-readers.js --check
 # Files are listed explicitly: node would otherwise also run every helper module under test/.

@@ -8,6 +8,7 @@ import { Command, CommanderError } from 'commander';
 import { LightfootError, UsageError, exitCodeFor, formatErrorLine } from '../errors';
 import { DEFAULTS, parseConfigFile, parseDecodersDir, parseRunOptions, type RawRunOptions, type RunOptions } from './options';
 import type { DecodersListOptions, DecodersVerifyOptions } from './decoders-command';
+import { WATCHER_DEFAULTS, parseWatcherOptions, type RawWatcherOptions, type WatcherOptions } from '../watcher/options';
 
 export interface DoctorOptions {
   json: boolean;
@@ -19,6 +20,8 @@ export interface CommandHandlers {
   doctor(opts: DoctorOptions): Promise<number>;
   /** `decoders list|verify`; defaults to ./decoders-command with the real wasm engine. */
   decoders?: DecodersHandlers;
+  /** `watcher` (Kubernetes); defaults to ../watcher/watcher, loaded on first use. */
+  watcher?: (opts: WatcherOptions) => Promise<number>;
 }
 
 export interface DecodersHandlers {
@@ -92,6 +95,17 @@ Examples:
 
   # check one component against the WIT world and pin it
   lightfoot decoders verify http2.wasm --sha256 $(sha256sum http2.wasm | cut -d' ' -f1)
+`;
+
+const WATCHER_EXAMPLES = `
+Examples:
+  # in the cluster (the Helm chart runs it like this)
+  lightfoot watcher --token-file /var/run/lightfoot/token --pod-label app
+
+  # from a workstation, against the daemons of namespace lightfoot
+  lightfoot watcher --kubeconfig ~/.kube/config --daemon-namespace lightfoot --token-file token
+
+Pods opt in with the label lightfoot=enable (see --selector). Metrics: http://HOST:PORT/metrics.
 `;
 
 const ROOT_EXAMPLES = `
@@ -174,6 +188,36 @@ export function buildProgram(handlers: CommandHandlers, io: ProgramIO = {}): Com
     .action(async (target: string, raw: { json?: boolean }) => {
       const cmd = require('./inspect-command') as typeof import('./inspect-command');
       inspectCode = await cmd.inspect({ target, json: raw.json === true }, writeOut);
+      });
+
+  program
+    .command('watcher')
+    .description('Kubernetes: follow labelled pods and push each node daemon its desired set (leader-elected)')
+    .option('--kubeconfig <file>', 'kubeconfig to use (default: in-cluster ServiceAccount, else $KUBECONFIG or ~/.kube/config)')
+    .option('--selector <labels>', `label selector of the pods to monitor (default: ${WATCHER_DEFAULTS.selector})`)
+    .option('--namespace <ns>', 'only pods in this namespace (repeatable; default: every namespace)', collect)
+    .option('--exclude-namespace <ns>', 'never pods in this namespace (repeatable)', collect)
+    .option('--pod-label <key>', 'copy this pod label onto metrics (repeatable)', collect)
+    .option('--daemon-selector <labels>', `label selector of the daemon pods (default: ${WATCHER_DEFAULTS.daemonSelector})`)
+    .option('--daemon-namespace <ns>', 'namespace of the daemon pods and the Lease (default: $POD_NAMESPACE, else default)')
+    .option('--daemon-port-name <name>', `container port of the daemon's control API (default: ${WATCHER_DEFAULTS.daemonPortName})`)
+    .option('--daemon-tls', 'talk https to the daemons')
+    .option('--daemon-ca <file>', 'PEM CA bundle that signed the daemons\' certificates (with --daemon-tls)')
+    .option('--token-file <file>', 'bearer token of the daemons\' control API (required)')
+    .option('--lease-name <name>', `Lease used for leader election (default: ${WATCHER_DEFAULTS.leaseName})`)
+    .option('--lease-namespace <ns>', 'namespace of the Lease (default: --daemon-namespace)')
+    .option('--lease-duration <s>', `seconds a leader holds the Lease without renewing (default: ${WATCHER_DEFAULTS.leaseDurationSeconds})`)
+    .option('--renew-interval-ms <ms>', `how often the leader renews (default: ${WATCHER_DEFAULTS.renewIntervalMs})`)
+    .option('--identity <id>', 'this replica\'s Lease holder identity (default: $POD_NAME or hostname, plus pid)')
+    .option('--resync-interval-ms <ms>', `how often every daemon's applied version is checked (default: ${WATCHER_DEFAULTS.resyncIntervalMs})`)
+    .option('--metrics-addr <host:port>', `serve /metrics, /healthz, /readyz here (default: ${WATCHER_DEFAULTS.metricsAddr})`)
+    .option('--log-format <format>', 'json or pretty (default: pretty on a terminal, else json)')
+    .option('--log-level <level>', 'error, warn, info or debug (default: info)')
+    .addHelpText('after', WATCHER_EXAMPLES)
+    .action(async (raw: RawWatcherOptions) => {
+      const opts = parseWatcherOptions(raw, io.env ?? process.env, io.stderrIsTTY ?? process.stderr.isTTY === true);
+      const run = handlers.watcher ?? (require('../watcher/watcher') as typeof import('../watcher/watcher')).runWatcher;
+      await run(opts);
     });
 
   const decoders = program
@@ -224,6 +268,7 @@ export async function runCli(argv: readonly string[], handlers: CommandHandlers,
     {
       run: async (o) => (code = await handlers.run(o)),
       doctor: async (o) => (code = await handlers.doctor(o)),
+      watcher: async (o) => (code = await (handlers.watcher ?? (require('../watcher/watcher') as typeof import('../watcher/watcher')).runWatcher)(o)),
       decoders: {
         list: async (o, w) => (code = await (handlers.decoders ?? defaultDecodersHandlers()).list(o, w)),
         verify: async (o, w) => (code = await (handlers.decoders ?? defaultDecodersHandlers()).verify(o, w)),
