@@ -3,7 +3,8 @@
 # Build caches live outside the checkout so every clone on this machine reuses them.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/cache/lightfoot/cargo-target}"
+# CARGO_TARGET_DIR from LIGHTFOOT_CACHE (default /var/cache/lightfoot), also when run alone.
+. "$root/scripts/lib/env.sh"
 if ! command -v cargo >/dev/null 2>&1 && [[ -x "$HOME/.cargo/bin/cargo" ]]; then
   export PATH="$HOME/.cargo/bin:$PATH"
 fi

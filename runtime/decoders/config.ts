@@ -1,7 +1,9 @@
 // The decoder config file (`--config FILE`, JSON). Schema in README.md:
 //   { "requirePinned": false,
 //     "decoders": [{ "path": "...", "sha256": "...", "enabled": true,
-//                    "limits": { "memoryBytes": N, "deadlineMs": N, "fuel": N } }] }
+//                    "limits": { "memoryBytes": N, "deadlineMs": N, "fuel": N,
+//                                "outputBytes": N, "outputItems": N },
+//                    "shareMetrics": ["lightfoot_x_total"] }] }
 // Parsing is pure; every error names the file, the key and what to write instead.
 
 import * as fs from 'node:fs';
@@ -17,6 +19,8 @@ export interface DecoderConfigEntry {
   enabled: boolean;
   /** Only the limits the file sets. */
   limits: Partial<InstanceLimits>;
+  /** Metric names this decoder may share with the decoder that declared them first. */
+  shareMetrics?: string[];
   /** `decoders[3]`, for messages. */
   where: string;
 }
@@ -31,6 +35,10 @@ export interface DecoderConfig {
 export const DEFAULT_LIMITS: Readonly<InstanceLimits> = Object.freeze({
   memoryBytes: 64 * 1024 * 1024,
   deadlineMs: 100,
+  /** Per-call output budget (native/src/wasm/budget.rs): strings read + JSON rendered. */
+  outputBytes: 16 * 1024 * 1024,
+  /** Per-call output budget: updates, labels, logs, fields, annotations, stream entries. */
+  outputItems: 262_144,
 });
 
 /** Inclusive ranges for each limit. */
@@ -38,11 +46,13 @@ export const LIMIT_RANGES = {
   memoryBytes: [1024 * 1024, 4 * 1024 * 1024 * 1024],
   deadlineMs: [1, 10_000],
   fuel: [1, Number.MAX_SAFE_INTEGER],
+  outputBytes: [64 * 1024, 1024 * 1024 * 1024],
+  outputItems: [16, 16 * 1024 * 1024],
 } as const;
 
 const SHA256_HEX = /^[0-9a-fA-F]{64}$/;
 const TOP_KEYS = ['decoders', 'requirePinned'];
-const ENTRY_KEYS = ['path', 'sha256', 'enabled', 'limits'];
+const ENTRY_KEYS = ['path', 'sha256', 'enabled', 'limits', 'shareMetrics'];
 const LIMIT_KEYS = Object.keys(LIMIT_RANGES);
 const HINT = 'the schema is in runtime/decoders/README.md';
 
@@ -101,6 +111,14 @@ export function parseDecoderConfig(text: string, file: string): DecoderConfig {
     const limits = parseLimits(raw.limits, `${where}.limits`, bad);
     const entry: DecoderConfigEntry = { path: abs, enabled, limits, where };
     if (sha256 !== undefined) entry.sha256 = sha256;
+    if (raw.shareMetrics !== undefined) {
+      const sm = raw.shareMetrics;
+      if (!Array.isArray(sm) || !sm.every((n) => typeof n === 'string' && /^lightfoot_[a-zA-Z0-9_]+$/.test(n))) {
+        throw bad(`${where}.shareMetrics`, `expected a list of metric names like ["lightfoot_http_requests_total"], got ${kind(sm)}`,
+          'list the decoder metrics this decoder may also write; each must have the same kind, labels and buckets as the first declaration');
+      }
+      entry.shareMetrics = [...new Set(sm as string[])];
+    }
     return entry;
   });
   return { file, requirePinned, decoders };
@@ -136,7 +154,7 @@ function parseLimits(
     const [min, max] = LIMIT_RANGES[k];
     if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min || v > max) {
       throw bad(`${where}.${k}`, `expected a whole number from ${min} to ${max}, got ${kind(v)}`,
-        `the default is ${k === 'fuel' ? 'no fuel limit' : DEFAULT_LIMITS[k]}`);
+        `the default is ${k === 'fuel' ? 'no fuel limit' : DEFAULT_LIMITS[k]!}`);
     }
     out[k] = v;
   }

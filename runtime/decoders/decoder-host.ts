@@ -126,7 +126,7 @@ export class DecoderHost {
   #closed = false;
   #lastWarnAt = -Infinity;
   #memory: number | undefined;
-  readonly faults: Record<FaultLabel, number> = { trap: 0, timeout: 0, oom: 0, bad_output: 0 };
+  readonly faults: Record<FaultLabel, number> = { trap: 0, timeout: 0, oom: 0, bad_output: 0, oversize: 0 };
 
   constructor(opts: DecoderHostOptions) {
     this.#o = opts;
@@ -155,7 +155,7 @@ export class DecoderHost {
     return this.#info?.name ?? path.basename(this.source.path, '.wasm');
   }
   get faultCount(): number {
-    return this.faults.trap + this.faults.timeout + this.faults.oom + this.faults.bad_output;
+    return this.faults.trap + this.faults.timeout + this.faults.oom + this.faults.bad_output + this.faults.oversize;
   }
   get busy(): boolean {
     return this.#inFlight;
@@ -230,7 +230,7 @@ export class DecoderHost {
       return this.#refuse(`decoder name ${info.name} is already used by ${taken}`, 'load only one of them (drop one from --decoders or set enabled: false in --config)');
     }
     try {
-      this.#metrics = this.#o.metrics.register(info.name, info.metrics);
+      this.#metrics = this.#o.metrics.register(info.name, info.metrics, { shareMetrics: this.source.shareMetrics });
     } catch (err) {
       const problems = err instanceof MetricDeclarationError ? err.problems.join('; ') : (err as Error).message;
       return this.#refuse(`describe(): invalid metrics: ${problems}`, 'fix the metric declarations (rules in runtime/decoders/README.md)');

@@ -97,6 +97,8 @@ export class DecoderLane {
   readonly #probes = new Map<string, ProbeState>();
   #scheduled = false;
   #running = false;
+  /** Set by abandon(): shutting down, no more calls. */
+  #abandoned = false;
   #idleWaiters: (() => void)[] = [];
 
   constructor(host: DecoderHost, ctx: LaneContext) {
@@ -123,8 +125,8 @@ export class DecoderLane {
 
   enqueueRecords(probe: string, records: Buffer[], bytes: number): void {
     const state = this.host.state;
-    if (state !== 'running') {
-      this.#ctx.self.dropped(this.host.label, dropReason(state), 1, records.length);
+    if (state !== 'running' || this.#abandoned) {
+      this.#ctx.self.dropped(this.host.label, this.#abandoned ? 'shutdown' : dropReason(state), 1, records.length);
       return;
     }
     const l = this.#ctx.limits;
@@ -239,6 +241,20 @@ export class DecoderLane {
     if (now !== 'running') this.#wakeIdle();
   }
 
+  /**
+   * Shutdown ran out of time: start no more calls, drop what is queued (counted,
+   * reason "shutdown"). A call in flight still ends, within its deadline.
+   */
+  abandon(): void {
+    this.#abandoned = true;
+    let records = 0;
+    for (const it of this.#queue) records += it.records.length;
+    if (this.#queue.length > 0) this.#ctx.self.dropped(this.host.label, 'shutdown', this.#queue.length, records);
+    this.#queue.length = 0;
+    this.#queuedBytes = 0;
+    this.#wakeIdle();
+  }
+
   /** Resolves when nothing is queued or in flight (or the decoder cannot run). */
   idle(): Promise<void> {
     if (!this.#scheduled && !this.#running) return Promise.resolve();
@@ -257,7 +273,7 @@ export class DecoderLane {
   #loop(): void {
     this.#running = true;
     for (;;) {
-      const call = this.host.state === 'running' && !this.host.busy ? this.#nextCall() : undefined;
+      const call = this.host.state === 'running' && !this.host.busy && !this.#abandoned ? this.#nextCall() : undefined;
       if (call === undefined) {
         this.#running = false;
         this.#wakeIdle();

@@ -61,7 +61,15 @@ export interface DecoderManagerOptions {
   readFile?: (path: string) => Buffer;
   /** Use an existing set of self-metrics (one per registry). */
   self?: DecoderSelfMetrics;
+  /**
+   * flush() waits at most this long for queued batches (default 2000 ms); then it drops
+   * the rest (counted, reason "shutdown") and waits only for calls in flight, each
+   * bounded by its deadline.
+   */
+  shutdownGraceMs?: number;
 }
+
+export const DEFAULT_SHUTDOWN_GRACE_MS = 2_000;
 
 /** One raw stream segment from a probe. */
 export interface StreamInput {
@@ -100,7 +108,7 @@ interface Route {
 }
 
 const MAX_CONNECTION = (1n << 64n) - 1n;
-const NO_FAULTS = (): Record<FaultLabel, number> => ({ trap: 0, timeout: 0, oom: 0, bad_output: 0 });
+const NO_FAULTS = (): Record<FaultLabel, number> => ({ trap: 0, timeout: 0, oom: 0, bad_output: 0, oversize: 0 });
 
 /**
  * @example
@@ -116,12 +124,16 @@ export class DecoderManager {
   readonly #lanes = new Map<DecoderHost, DecoderLane>();
   readonly #routes = new Map<string, Route>();
   readonly #annotations: AnnotationStore;
+  readonly #graceMs: number;
+  readonly #timers: Timers | undefined;
   #warnedInternal = false;
 
   constructor(opts: DecoderManagerOptions) {
     this.#log = opts.logger.child('decoders');
     this.#self = opts.self ?? decoderSelfMetrics(opts.registry);
     this.#annotations = new AnnotationStore(opts.annotationLimits);
+    this.#graceMs = opts.shutdownGraceMs ?? DEFAULT_SHUTDOWN_GRACE_MS;
+    this.#timers = opts.timers;
     const metrics = new DecoderMetricRegistry({ registry: opts.registry, maxSeries: opts.maxSeries ?? 10_000, labeler: opts.labeler });
     const limits: LaneLimits = { ...DEFAULT_LANE_LIMITS, ...opts.limits };
     const schemas = opts.probeSchemas ?? {};
@@ -335,13 +347,37 @@ export class DecoderManager {
     return undefined;
   }
 
-  /** Resolves when every decoder has handled everything dispatched so far. */
+  /**
+   * Resolves when every decoder has handled everything dispatched so far, or, past
+   * `shutdownGraceMs`, once the calls in flight have ended (the rest is dropped and
+   * counted). So a shutdown takes at most the grace plus the longest deadlineMs.
+   */
   async flush(): Promise<void> {
-    for (let round = 0; round < 1000; round++) {
-      const lanes = [...this.#lanes.values()];
-      await Promise.all(lanes.map((l) => l.idle()));
-      if (lanes.every((l) => l.queuedBatches === 0)) return;
+    const timers = this.#timers ?? { setTimeout: (fn: () => void, ms: number) => setTimeout(fn, ms).unref(), clearTimeout: (h: unknown) => clearTimeout(h as NodeJS.Timeout) };
+    let expired = false;
+    let handle: unknown;
+    const grace = new Promise<void>((resolve) => {
+      handle = timers.setTimeout(() => {
+        expired = true;
+        resolve();
+      }, this.#graceMs);
+    });
+    try {
+      for (let round = 0; round < 1000 && !expired; round++) {
+        const lanes = [...this.#lanes.values()];
+        await Promise.race([Promise.all(lanes.map((l) => l.idle())), grace]);
+        if (!expired && lanes.every((l) => l.queuedBatches === 0)) return;
+      }
+    } finally {
+      timers.clearTimeout(handle);
     }
+    const lanes = [...this.#lanes.values()];
+    for (const l of lanes) l.abandon();
+    this.#log.warn('shutdown: decoders did not finish in time; their queued batches were dropped', {
+      graceMs: this.#graceMs,
+      hint: 'counted in lightfoot_decoder_batches_dropped_total{reason="shutdown"}',
+    });
+    await Promise.all(lanes.map((l) => l.idle()));
   }
 
   /** Stop restart timers and drop instances. Call flush() first to drain. */

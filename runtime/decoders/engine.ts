@@ -20,11 +20,12 @@ export type {
   MetricDecl,
   MetricKind,
   MetricUpdate,
+  OutputUsage,
   StreamProgress,
   Subscription,
   UpdateOp,
 } from '../native/binding';
-import type { CompactOutput, DecodeOutput, DecoderInfo, DecoderLogLevel, FaultKind, InstanceLimits, UpdateOp } from '../native/binding';
+import type { CompactOutput, DecodeOutput, DecoderInfo, DecoderLogLevel, FaultKind, InstanceLimits, OutputUsage, UpdateOp } from '../native/binding';
 
 export const COMPACT_OPS: readonly UpdateOp[] = ['add', 'set', 'observe'];
 export const COMPACT_LEVELS: readonly DecoderLogLevel[] = ['debug', 'info', 'warn', 'error'];
@@ -44,6 +45,8 @@ export interface DecoderInstance {
   decodeCompactAsync?(batch: Buffer): Promise<CompactOutput>;
   /** Current linear memory size. */
   memoryBytes(): number;
+  /** What the last call's output used of the per-call budget (engines that have one). */
+  lastOutputUsage?(): OutputUsage;
   /** True after a fault: make a new instance. */
   readonly poisoned: boolean;
 }
@@ -88,7 +91,7 @@ export type EngineFailure =
   | { type: 'decode'; error: 'unsupported' | 'malformed'; message: string }
   | { type: 'other'; code: string | undefined; message: string };
 
-const FAULT_KINDS: readonly string[] = ['trap', 'timeout', 'oom'];
+const FAULT_KINDS: readonly string[] = ['trap', 'timeout', 'oom', 'bad_output', 'oversize'];
 
 /**
  * Classify an error thrown by describe()/decode(). A fault with an unknown

@@ -27,6 +27,11 @@ export interface DecoderSource {
   requirePinned: boolean;
   enabled: boolean;
   limits: InstanceLimits;
+  /**
+   * Metric names this decoder may write although another decoder declared them first
+   * (config `shareMetrics`; the shapes must match). Absent: it shares nothing.
+   */
+  shareMetrics?: string[];
   /** `--config FILE decoders[2]`, `--decoders DIR`, `built-in`: for messages. */
   from: string;
 }
@@ -120,6 +125,7 @@ export function resolveDecoderSources(opts: ResolveOptions): DecoderSource[] {
       ? { ...existing, enabled: e.enabled, limits: { ...existing.limits, ...e.limits }, from }
       : { path: e.path, origin: 'config', requirePinned, enabled: e.enabled, limits: { ...limits, ...e.limits }, from };
     if (e.sha256 !== undefined) merged.sha256 = e.sha256;
+    if (e.shareMetrics !== undefined) merged.shareMetrics = [...e.shareMetrics];
     if (existing && existing.origin !== 'builtin') merged.requirePinned = requirePinned;
     byPath.set(e.path, merged);
   }

@@ -1,11 +1,16 @@
 // The host owns decoder metrics. A decoder declares them in describe(); this
 // module validates the declarations (Prometheus naming, lightfoot_ prefix,
-// counters in _total, label names, buckets, clashes with other decoders or
-// with lightfoot's own metrics) and registers them in prom-client. Each
-// DecodeOutput's updates are then validated as a whole (any bad update rejects
-// them all, nothing is applied) and applied through the series cap.
+// counters in _total, label names, buckets, lightfoot's own names, which are
+// reserved before any decoder loads) and registers them in prom-client. Every
+// metric has one owner, the decoder that declared it first; another decoder may
+// write it only when the operator lists it in that decoder's `shareMetrics`
+// (--config), with the same shape. Each DecodeOutput's updates are then
+// validated as a whole (any bad update rejects them all, nothing is applied;
+// values that would make a series non-finite too) and applied through the
+// series cap.
 
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { isOwnMetricName } from '../metrics/own-names';
 import { SeriesCap, seriesRefusedCounter } from '../metrics/series-cap';
 import { COMPACT_OPS, type CompactOutput, type MetricDecl, type MetricKind } from './engine';
 import { show } from './show';
@@ -34,8 +39,15 @@ interface Family {
   decl: MetricDecl;
   shape: string;
   owner: string;
+  /** Decoders other than the owner allowed to write it (shareMetrics). */
+  sharers: string[];
   metric: AnyMetric;
   cap: SeriesCap<string>;
+  /**
+   * Sum of |value| of every update applied: no series (counter value, gauge value,
+   * histogram sum) can exceed it, so while it is finite every series is.
+   */
+  absTotal: number;
   /** Host-side relabelling (SeriesLabeler); absent = the declared labels as they are. */
   relabel?: (labels: Record<string, string>) => Record<string, string>;
 }
@@ -80,6 +92,10 @@ export function validateMetricDecls(decls: unknown): string[] {
     else if (name.includes(':')) p('":" is reserved for recording rules; use "_"');
     if (!name.startsWith(METRIC_PREFIX)) p(`name must start with "${METRIC_PREFIX}"`);
     else if (name.startsWith(HOST_PREFIX)) p(`"${HOST_PREFIX}" is reserved for lightfoot's own decoder metrics; pick another name`);
+    else {
+      const own = (kind === 'histogram' ? [name, `${name}_bucket`, `${name}_sum`, `${name}_count`] : [name]).find(isOwnMetricName);
+      if (own !== undefined) p(`${own} is one of lightfoot's own metric names (reserved); pick another name`);
+    }
     if (kind === 'counter' && !name.endsWith('_total')) p(`counter names must end in _total (rename to ${name}_total)`);
     if (kind !== 'counter' && name.endsWith('_total')) p(`only counters may end in _total; this is a ${kind as string}`);
     if (kind === 'histogram' && /_(bucket|sum|count)$/.test(name)) p('histogram names must not end in _bucket, _sum or _count (Prometheus adds those)');
@@ -131,9 +147,16 @@ export interface DecoderMetricRegistryOptions {
   labeler?: SeriesLabeler;
 }
 
+/** Per decoder, what the operator allowed (--config). */
+export interface RegisterOptions {
+  /** Names this decoder may write although another decoder declared them (same shape). */
+  shareMetrics?: readonly string[];
+}
+
 /**
- * All decoders' metrics in one prom-client registry. Two decoders may share a
- * metric when they declare exactly the same shape (kind, labels, buckets).
+ * All decoders' metrics in one prom-client registry. Each metric belongs to the
+ * decoder that declared it first; a second decoder declaring it is refused unless
+ * its `shareMetrics` lists it and the shape (kind, labels, buckets) is the same.
  *
  * @example
  * const metrics = new DecoderMetricRegistry({ registry, maxSeries: 10_000 });
@@ -155,16 +178,22 @@ export class DecoderMetricRegistry {
   }
 
   /** All problems that would refuse these declarations (empty = registrable). */
-  check(decoder: string, decls: unknown): string[] {
+  check(decoder: string, decls: unknown, opts: RegisterOptions = {}): string[] {
     const problems = validateMetricDecls(decls);
     if (problems.length > 0) return problems;
+    const share = new Set(opts.shareMetrics ?? []);
     (decls as MetricDecl[]).forEach((d, i) => {
       const at = `metrics[${i}] ${JSON.stringify(d.name)}`;
       const family = this.#families.get(d.name);
       if (family) {
-        if (family.shape !== shapeOf(d)) {
+        if (family.owner === decoder) return;
+        if (!share.has(d.name)) {
           problems.push(
-            `${at}: already declared by decoder ${family.owner} as ${family.shape}, here as ${shapeOf(d)}; declare the same kind, labels and buckets or pick another name`,
+            `${at}: belongs to decoder ${family.owner}, which declared it first; decoder ${decoder} may not write it (to let it, list "${d.name}" in shareMetrics of ${decoder}'s --config entry, with the same kind, labels and buckets)`,
+          );
+        } else if (family.shape !== shapeOf(d)) {
+          problems.push(
+            `${at}: shared with decoder ${family.owner}, which declared it as ${family.shape}; decoder ${decoder} declares ${shapeOf(d)}; declare the same kind, labels and buckets`,
           );
         }
         return;
@@ -185,11 +214,22 @@ export class DecoderMetricRegistry {
   }
 
   /** Validate and register, all or nothing; throws MetricDeclarationError. */
-  register(decoder: string, decls: MetricDecl[]): DecoderMetrics {
-    const problems = this.check(decoder, decls);
+  register(decoder: string, decls: MetricDecl[], opts: RegisterOptions = {}): DecoderMetrics {
+    const problems = this.check(decoder, decls, opts);
     if (problems.length > 0) throw new MetricDeclarationError(problems);
-    const families = decls.map((d) => this.#families.get(d.name) ?? this.#create(decoder, d));
+    const families = decls.map((d) => {
+      const f = this.#families.get(d.name);
+      if (f === undefined) return this.#create(decoder, d);
+      if (f.owner !== decoder && !f.sharers.includes(decoder)) f.sharers.push(decoder);
+      return f;
+    });
     return new DecoderMetrics(families);
+  }
+
+  /** Who owns a metric and who else writes it (tests, `decoders list`). */
+  writers(name: string): { owner: string; sharers: string[] } | undefined {
+    const f = this.#families.get(name);
+    return f === undefined ? undefined : { owner: f.owner, sharers: [...f.sharers] };
   }
 
   #create(owner: string, d: MetricDecl): Family {
@@ -204,7 +244,7 @@ export class DecoderMetricRegistry {
       refused: seriesRefusedCounter(this.#registry),
     });
     const decl: MetricDecl = { ...d, labels: [...d.labels], buckets: [...d.buckets] };
-    const family: Family = { decl, shape: shapeOf(d), owner, metric, cap };
+    const family: Family = { decl, shape: shapeOf(d), owner, sharers: [], metric, cap, absTotal: 0 };
     if (host) family.relabel = (l) => host.relabel(l);
     this.#families.set(d.name, family);
     for (const n of derived(d)) this.#taken.set(n, family);
@@ -227,10 +267,15 @@ export class DecoderMetrics {
   apply(updates: unknown): string | null {
     if (!Array.isArray(updates)) return 'metrics: not a list of updates';
     const fams = this.#families;
+    const pending = new Float64Array(fams.length);
     for (let i = 0; i < updates.length; i++) {
       const problem = this.#check(updates[i], i);
       if (problem !== null) return problem;
+      const u = updates[i] as { metric: number; value: number };
+      const p = (pending[u.metric] += Math.abs(u.value));
+      if (!Number.isFinite(fams[u.metric]!.absTotal + p)) return nonFinite(i, fams[u.metric]!.decl);
     }
+    for (let k = 0; k < fams.length; k++) fams[k]!.absTotal += pending[k]!;
     for (let i = 0; i < updates.length; i++) {
       const u = updates[i] as { metric: number; labels: string[]; op: string; value: number };
       const f = fams[u.metric]!;
@@ -258,6 +303,7 @@ export class DecoderMetrics {
     }
     const nf = fams.length;
     const ns = strings.length;
+    const pending = new Float64Array(nf);
     for (let i = 0; i < n; i++) {
       const m = metric[i]!;
       if (m >= nf) return `metric update ${i}: metric index ${m} is not declared (the decoder declared ${nf})`;
@@ -277,12 +323,15 @@ export class DecoderMetrics {
       }
       const v = value[i]!;
       if (!Number.isFinite(v)) return `${at()}: value ${show(v)} is not a finite number`;
+      const p = (pending[m] += Math.abs(v));
+      if (!Number.isFinite(f.absTotal + p)) return nonFinite(i, decl);
       const o = op[i]!;
       const kind = decl.kind;
       // Fast accept of the valid combinations; anything else gets its message from opProblem.
       if ((o === 0 && (kind === 'gauge' || (kind === 'counter' && v >= 0))) || (o === 1 && kind === 'gauge') || (o === 2 && kind === 'histogram')) continue;
       return opProblem(`metric update ${i}`, decl, COMPACT_OPS[o] ?? o, v) ?? `metric update ${i} (${decl.name}): refused`;
     }
+    for (let k = 0; k < nf; k++) fams[k]!.absTotal += pending[k]!;
     for (let i = 0; i < n; i++) {
       const f = fams[metric[i]!]!;
       const names = f.decl.labels;
@@ -317,6 +366,10 @@ export class DecoderMetrics {
     if (typeof value !== 'number' || !Number.isFinite(value)) return `${at} (${name}): value ${show(value)} is not a finite number`;
     return opProblem(at, f.decl, op, value);
   }
+}
+
+function nonFinite(i: number, decl: MetricDecl): string {
+  return `metric update ${i} (${decl.name}): would make the ${decl.kind} non-finite (its values add up past ${Number.MAX_VALUE})`;
 }
 
 function opProblem(at: string, decl: MetricDecl, op: unknown, value: number): string | null {

@@ -23,9 +23,9 @@ export const metricNames = [
 ] as const;
 
 export type CallResult = 'ok' | 'fault' | 'bad_output' | 'decode_error';
-export type FaultLabel = 'trap' | 'timeout' | 'oom' | 'bad_output';
+export type FaultLabel = 'trap' | 'timeout' | 'oom' | 'bad_output' | 'oversize';
 /** Why batches or records never reached a decoder. */
-export type DropReason = 'queue_full' | 'backoff' | 'quarantined' | 'loading';
+export type DropReason = 'queue_full' | 'backoff' | 'quarantined' | 'loading' | 'shutdown';
 /** Why stream bytes were thrown away (the next segment then carries `gap`). */
 export type StreamDropReason = 'overflow' | 'too_many_streams' | 'gap' | 'reset' | 'state';
 export type LogDropReason = 'per_call_cap' | 'invalid';
@@ -89,7 +89,7 @@ export function decoderSelfMetrics(registry: Registry): DecoderSelfMetrics {
   });
   const faults = new Counter({
     name: 'lightfoot_decoder_faults_total',
-    help: 'Decoder faults: trap, timeout (deadline or fuel), oom (memory limit), bad_output (invalid metric updates, whole output rejected).',
+    help: 'Decoder faults: trap, timeout (deadline or fuel), oom (memory limit), bad_output (output the host refused: invalid pointers, UTF-8 or metric updates; whole output rejected), oversize (output over the per-call budget).',
     labelNames: ['decoder', 'kind'] as const,
     registers,
   });

@@ -70,8 +70,14 @@ export interface InstanceLimits {
   deadlineMs: number;
   /** Optional per-call fuel: 'timeout' when exhausted. */
   fuel?: number;
+  /** Per-call output budget (strings read, JSON rendered), bytes: 'oversize' (default 16 MiB). */
+  outputBytes?: number;
+  /** Per-call output budget, items (updates, labels, logs, fields, annotations, streams): 'oversize' (default 262144). */
+  outputItems?: number;
 }
-export type FaultKind = 'trap' | 'timeout' | 'oom';
+/** What the last call's output used of the budget. */
+export interface OutputUsage { bytes: number; items: number }
+export type FaultKind = 'trap' | 'timeout' | 'oom' | 'bad_output' | 'oversize';
 export type WasmWorld = 'decoder-plugin' | 'probe-plugin';
 export type MetricKind = 'counter' | 'gauge' | 'histogram';
 export interface MetricDecl { name: string; kind: MetricKind; help: string; labels: string[]; buckets: number[] }
@@ -160,6 +166,7 @@ declare class NativeDecoderInstance {
   decodeCompact(batch: Buffer): CompactOutput;
   decodeCompactAsync(batch: Buffer): Promise<CompactOutput>;
   memoryBytes(): number;
+  lastOutputUsage(): OutputUsage;
   readonly poisoned: boolean;
 }
 

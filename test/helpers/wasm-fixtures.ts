@@ -16,8 +16,23 @@ export function repoRoot(): string {
   throw new Error('cannot find the repo root (run from it)');
 }
 
-export const FIXTURES = ['good', 'loop', 'alloc', 'trap', 'garbage'] as const;
-export type Fixture = (typeof FIXTURES)[number] | 'wasi';
+export const FIXTURES = ['good', 'loop', 'alloc', 'trap', 'garbage', 'shapes'] as const;
+
+/** SIZED_N updates, each with one SIZED_LEN-byte label: charged SIZED_N*SIZED_LEN bytes, 2*SIZED_N items. */
+export const SIZED = { n: 1000, len: 1000 } as const;
+
+/**
+ * Builds of amplify.c (one -D MODE each): `amp-<mode>.wasm`, decoder name `fixture-amp-<mode>`.
+ * The four `sized-*` builds are the same output under four decoder names, so one daemon
+ * can run it under and over each budget.
+ */
+export const AMPLIFY = {
+  labels: 1, fields: 2, annotations: 3, 'sized-a': 4, 'sized-b': 4, 'sized-c': 4, 'sized-d': 4,
+  reserved: 5, foreign: 6, overflow: 7,
+} as const;
+export type Amplify = keyof typeof AMPLIFY;
+
+export type Fixture = (typeof FIXTURES)[number] | 'wasi' | `amp-${Amplify}`;
 /** The allocator is linked with a 64 MiB cap so that the host's smaller cap is what stops it. */
 const ALLOC_LINK_MAX = 64 << 20;
 
@@ -40,6 +55,10 @@ export function buildFixtures(): string {
   const run = (args: string[]) => execFileSync('bash', [script, ...args], { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] });
   for (const f of FIXTURES) {
     run([...(f === 'alloc' ? ['--max-memory', String(ALLOC_LINK_MAX)] : []), '-o', path.join(tmp, `${f}.wasm`), path.join(src, `${f}.c`)]);
+  }
+  for (const [mode, n] of Object.entries(AMPLIFY)) {
+    run(['-D', `MODE=${n}`, '-D', `NAME="fixture-amp-${mode}"`, '-D', `SIZED_N=${SIZED.n}`, '-D', `SIZED_LEN=${SIZED.len}`,
+      '-o', path.join(tmp, `amp-${mode}.wasm`), path.join(src, 'amplify.c')]);
   }
   // printf pulls in wasi_snapshot_preview1: the official pipeline refuses it, so wrap the
   // core module with jco's WASI adapter by hand into a component that imports wasi:*.

@@ -58,7 +58,7 @@ test('decoders list: table with name, version, state, faults, subscriptions, sha
   assert.match(lines[0]!, /^NAME\s+VERSION\s+STATE\s+FAULTS\s+SUBSCRIPTIONS\s+SHA256\s+FROM$/);
   assert.match(s.out(), new RegExp(`h2\\s+1\\.2\\.0\\s+running\\s+0\\s+tcp\\[1,2\\]\\+streams\\s+${sha256Hex(s.files['/dec/h2.wasm']!).slice(0, 12)}`));
   assert.match(s.out(), /clash\s+-\s+refused/);
-  assert.match(s.out(), /\/dec\/clash\.wasm: describe\(\): invalid metrics: .*clashes with lightfoot's own metric lightfoot_events_total/);
+  assert.match(s.out(), /\/dec\/clash\.wasm: describe\(\): .*lightfoot_events_total is one of lightfoot's own metric names \(reserved\)/);
   assert.match(s.out(), /\/dec\/wasi\.wasm: imports wasi:cli\/environment@0\.2\.0: decoders get no imports/);
   assert.equal(s.err(), '');
 });
@@ -68,7 +68,7 @@ test('decoders list --json', async () => {
   assert.equal(await s.cli(['decoders', 'list', '--decoders', '/dec', '--json']), 0);
   const doc = JSON.parse(s.out()) as { name: string | null; state: string; refused?: string }[];
   assert.deepEqual(doc.map((d) => [d.name, d.state]), [[null, 'refused'], ['crash', 'running'], ['h2', 'running'], [null, 'refused']]);
-  assert.match(String(doc[0]!.refused), /clashes with lightfoot's own metric/);
+  assert.match(String(doc[0]!.refused), /one of lightfoot's own metric names/);
 });
 
 test('decoders verify: prints what the component declares', async () => {

@@ -121,3 +121,26 @@ test('sha256 pin: match, mismatch with expected/actual, bad pin', () => {
   assert.equal((r as { message: string }).message, `sha256 mismatch: expected ${wrong}, actual ${actual}`);
   assert.match((checkPin(bytes, 'xyz') as { message: string }).message, /not 64 hex digits/);
 });
+
+test('config: output budget limits and shareMetrics', () => {
+  const cfg = parseDecoderConfig(
+    JSON.stringify({ decoders: [{ path: 'a.wasm', limits: { outputBytes: 1 << 20, outputItems: 5000 }, shareMetrics: ['lightfoot_x_total', 'lightfoot_x_total'] }] }),
+    '/etc/lf/decoders.json',
+  );
+  assert.deepEqual(cfg.decoders[0]!.limits, { outputBytes: 1 << 20, outputItems: 5000 });
+  assert.deepEqual(cfg.decoders[0]!.shareMetrics, ['lightfoot_x_total']);
+  assert.equal(DEFAULT_LIMITS.outputBytes, 16 << 20);
+  assert.equal(DEFAULT_LIMITS.outputItems, 262_144);
+  assert.match(configError('{"decoders":[{"path":"a.wasm","limits":{"outputBytes":100}}]}'),
+    /decoders\[0\]\.limits\.outputBytes: expected a whole number from 65536 to 1073741824, got 100.*the default is 16777216/);
+  assert.match(configError('{"decoders":[{"path":"a.wasm","shareMetrics":"lightfoot_x_total"}]}'),
+    /decoders\[0\]\.shareMetrics: expected a list of metric names/);
+  const fs: ManifestFs = {
+    readdir: () => [],
+    isDirectory: () => true,
+    readText: () => JSON.stringify({ decoders: [{ path: '/d/a.wasm', shareMetrics: ['lightfoot_y_total'], limits: { outputItems: 100 } }] }),
+  };
+  const [src] = resolveDecoderSources({ configFile: '/etc/lf/c.json', fs });
+  assert.deepEqual(src!.shareMetrics, ['lightfoot_y_total']);
+  assert.deepEqual(src!.limits, { ...DEFAULT_LIMITS, outputItems: 100 });
+});

@@ -40,17 +40,53 @@ test('declarations: each rule has a message that says what to change', () => {
   assert.match(validateMetricDecls([histogram('lightfoot_a', [1]), gauge('lightfoot_a_sum')]).join(), /declared twice/);
 });
 
-test('clashes: other decoder with another shape, or lightfoot metric → refused; same shape is shared', () => {
+test('ownership: a metric belongs to the decoder that declared it; sharing only when listed, with the same shape', () => {
   const registry = new Registry();
-  new Counter({ name: 'lightfoot_events_total', help: 'x', registers: [registry] });
   const reg = new DecoderMetricRegistry({ registry, maxSeries: 100 });
-  reg.register('a', [counter('lightfoot_req_total', ['code'])]);
-  assert.deepEqual(reg.check('b', [counter('lightfoot_req_total', ['code'])]), []);
-  assert.match(reg.check('b', [counter('lightfoot_req_total', ['method'])]).join(), /already declared by decoder a as counter\{code\}, here as counter\{method\}/);
-  assert.match(reg.check('b', [counter('lightfoot_events_total')]).join(), /clashes with lightfoot's own metric lightfoot_events_total/);
+  const a = reg.register('a', [counter('lightfoot_req_total', ['code'])]);
+  // Same shape, not listed: refused, naming both decoders.
+  assert.match(reg.check('b', [counter('lightfoot_req_total', ['code'])]).join(),
+    /^metrics\[0\] "lightfoot_req_total": belongs to decoder a, which declared it first; decoder b may not write it \(to let it, list "lightfoot_req_total" in shareMetrics of b's --config entry/);
+  assert.throws(() => reg.register('b', [counter('lightfoot_req_total', ['code'])]), MetricDeclarationError);
+  // Listed but another shape: refused, showing both shapes.
+  assert.match(reg.check('b', [counter('lightfoot_req_total', ['method'])], { shareMetrics: ['lightfoot_req_total'] }).join(),
+    /shared with decoder a, which declared it as counter\{code\}; decoder b declares counter\{method\}/);
+  // Listed with the same shape: both write one series.
+  const b = reg.register('b', [counter('lightfoot_req_total', ['code'])], { shareMetrics: ['lightfoot_req_total'] });
+  assert.deepEqual(reg.writers('lightfoot_req_total'), { owner: 'a', sharers: ['b'] });
+  assert.equal(a.apply([{ metric: 0, labels: ['200'], op: 'add', value: 2 }]), null);
+  assert.equal(b.apply([{ metric: 0, labels: ['200'], op: 'add', value: 3 }]), null);
   reg.register('a2', [histogram('lightfoot_lat_seconds', [1])]);
-  assert.match(reg.check('b', [gauge('lightfoot_lat_seconds_sum')]).join(), /clashes with histogram lightfoot_lat_seconds of decoder a2/);
-  assert.throws(() => reg.register('b', [counter('lightfoot_req_total', ['method'])]), MetricDeclarationError);
+  assert.match(reg.check('c', [gauge('lightfoot_lat_seconds_sum')]).join(), /clashes with histogram lightfoot_lat_seconds of decoder a2/);
+});
+
+test('lightfoot\'s own metric names are reserved before any of them is registered', () => {
+  const reg = new DecoderMetricRegistry({ registry: new Registry(), maxSeries: 100 }); // empty registry
+  for (const name of ['lightfoot_events_total', 'lightfoot_events_lost_total', 'lightfoot_process_cpu_seconds_total',
+    'lightfoot_nodejs_heap_size_total_bytes', 'lightfoot_metric_series_refused_total', 'lightfoot_probe_kernel_events_total',
+    'lightfoot_targets', 'lightfoot_ringbuf_batch_records']) {
+    const decl = name.endsWith('_total') ? counter(name) : gauge(name);
+    assert.match(reg.check('x', [decl]).join(), new RegExp(`${name} is one of lightfoot's own metric names \\(reserved\\)`), name);
+  }
+  // A histogram whose derived series would be one of them.
+  assert.match(reg.check('x', [histogram('lightfoot_ringbuf_x', [1])]).join(), /lightfoot_ringbuf_x is one of lightfoot's own metric names/);
+  assert.deepEqual(reg.check('x', [counter('lightfoot_http_requests_total')]), []);
+});
+
+test('counters stay finite: an update that would reach +Inf rejects the whole output', async () => {
+  const registry = new Registry();
+  const reg = new DecoderMetricRegistry({ registry, maxSeries: 100 });
+  const m = reg.register('d', [counter('lightfoot_big_total', ['k']), gauge('lightfoot_g')]);
+  assert.equal(m.apply([{ metric: 0, labels: ['a'], op: 'add', value: 1.7e308 }]), null);
+  assert.match(m.apply([{ metric: 1, labels: [], op: 'set', value: 1 }, { metric: 0, labels: ['a'], op: 'add', value: 1.7e308 }])!,
+    /^metric update 1 \(lightfoot_big_total\): would make the counter non-finite/);
+  // Two adds in one output that only together overflow.
+  const m2 = reg.register('e', [counter('lightfoot_e_total')]);
+  assert.match(m2.apply([{ metric: 0, labels: [], op: 'add', value: 1e308 }, { metric: 0, labels: [], op: 'add', value: 1e308 }])!, /update 1 .* non-finite/);
+  const text = await registry.metrics();
+  assert.match(text, /lightfoot_big_total\{k="a"\} 1\.7e\+308/);
+  assert.match(text, /^lightfoot_g 0$/m, 'nothing of the rejected output applied');
+  assert.doesNotMatch(text, /Inf/);
 });
 
 test('updates: any invalid update rejects the whole output and nothing is applied', async () => {

@@ -101,6 +101,17 @@ fn utf16_len_within(s: &str, max: usize) -> bool {
     s.len() <= max || s.encode_utf16().count() <= max
 }
 
+/// How many bytes escaping adds to `s` in JSON (json_str), quotes not counted.
+pub fn json_extra(s: &str) -> usize {
+    s.bytes()
+        .map(|b| match b {
+            b'"' | b'\\' | 0x08 | 0x0c | b'\n' | b'\r' | b'\t' => 1,
+            0..=0x1f => 5,
+            _ => 0,
+        })
+        .sum()
+}
+
 /// Appends `s` as a JSON string, escaped exactly as JSON.stringify does.
 pub fn json_str(out: &mut String, s: &str) {
     out.push('"');
@@ -432,10 +443,11 @@ impl Compact {
         c.strings = strs.order;
         c.annotations = out
             .annotations
+            .0
             .iter()
             .map(|a| (a.connection, a.key.get(&arena).to_string(), a.value.get(&arena).to_string()))
             .collect();
-        c.streams = out.streams;
+        c.streams = out.streams.0;
         c.arena = arena;
         c
     }

@@ -3,6 +3,7 @@
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use napi::bindgen_prelude::{AsyncTask, Buffer};
 use napi::{Env, JsObject, JsUnknown, Task};
@@ -10,11 +11,11 @@ use napi_derive::napi;
 use wasmtime::{ResourceLimiter, Store, StoreLimits, StoreLimitsBuilder, Trap};
 
 use super::bindings::{DecoderPlugin, DecoderPluginPre};
-use super::compact::Compact;
-use super::lift;
+use super::budget::{self, HostFault, OutputLimits};
+use super::compact::{json_extra, Compact};
 use super::convert;
+use super::lift;
 use super::engine::{chain, EngineCtx};
-use super::{guest, wit};
 use crate::errors::{self, err, Result};
 
 #[napi(object)]
@@ -25,6 +26,19 @@ pub struct InstanceLimits {
     pub deadline_ms: f64,
     /// Per-call fuel ('timeout' when exhausted); needs WasmEngine({ consumeFuel: true }).
     pub fuel: Option<f64>,
+    /// Per-call output budget, bytes (budget.rs; 'oversize' when exceeded).
+    pub output_bytes: Option<f64>,
+    /// Per-call output budget, items (budget.rs; 'oversize' when exceeded).
+    pub output_items: Option<f64>,
+}
+
+pub const DEFAULT_OUTPUT_BYTES: u64 = 16 << 20;
+pub const DEFAULT_OUTPUT_ITEMS: u64 = 1 << 18;
+
+#[napi(object)]
+pub struct OutputUsage {
+    pub bytes: f64,
+    pub items: f64,
 }
 
 /// Wraps StoreLimits to remember that *it* refused a growth: that is what tells an
@@ -87,7 +101,8 @@ pub struct HostState {
 struct Live {
     store: Store<HostState>,
     plugin: DecoderPlugin,
-    /// The same export as plugin's decode, typechecked against lift.rs's types.
+    /// The same export as plugin's decode, typechecked against lift.rs's types (both
+    /// the compact `DecodeOutput` and the object `ObjOutput`).
     decode_c: wasmtime::component::Func,
 }
 
@@ -110,14 +125,23 @@ fn start(
         .get_func(&mut *store, &fidx)
         .ok_or_else(|| wasmtime::format_err!("{DECODER_EXPORT}#decode is not a function"))?;
     func.typed::<(&[u8],), (std::result::Result<lift::DecodeOutput, lift::DecodeError>,)>(&*store)?;
+    func.typed::<(&[u8],), (std::result::Result<lift::ObjOutput, lift::DecodeError>,)>(&*store)?;
     Ok((plugin, func))
 }
 
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(crate) enum FaultKind {
+    /// The guest trapped.
     Trap,
+    /// The call (guest code, or the host lifting its output) ran past its deadline or fuel.
     Timeout,
+    /// Linear memory growth past memoryBytes.
     Oom,
+    /// The host refused the output while lifting it: bounds, alignment, UTF-8,
+    /// discriminants.
+    BadOutput,
+    /// The output is over the per-call budget (budget.rs).
+    Oversize,
 }
 
 impl FaultKind {
@@ -126,6 +150,8 @@ impl FaultKind {
             FaultKind::Trap => "trap",
             FaultKind::Timeout => "timeout",
             FaultKind::Oom => "oom",
+            FaultKind::BadOutput => "bad_output",
+            FaultKind::Oversize => "oversize",
         }
     }
 }
@@ -148,6 +174,10 @@ struct Shared {
     deadline_ticks: u64,
     deadline_ms: f64,
     fuel: Option<u64>,
+    output: OutputLimits,
+    /// What the last decode's output used of the budget (bytes, items).
+    usage_bytes: AtomicU64,
+    usage_items: AtomicU64,
 }
 
 #[napi]
@@ -163,6 +193,26 @@ fn classify(limiter_refused: bool, e: &wasmtime::Error) -> FaultKind {
         Some(Trap::Interrupt) | Some(Trap::OutOfFuel) => FaultKind::Timeout,
         _ => FaultKind::Trap,
     }
+}
+
+/// wasmtime's message when a lifting used up the store's hostcall fuel (its own cap on
+/// what lifting may allocate; we set it from the output budget).
+const HOSTCALL_FUEL_EXHAUSTED: &str = "fuel allocated for hostcalls has been exhausted";
+
+/// A call's error: the host's own verdict (budget.rs) first; then the guest's traps,
+/// deadline and fuel; anything else came from lifting the guest's result on the host
+/// (bounds, alignment, UTF-8, discriminants) and is bad output, never a guest trap.
+fn classify_call(limiter_refused: bool, e: &wasmtime::Error) -> FaultKind {
+    if let Some(h) = e.downcast_ref::<HostFault>() {
+        return h.kind;
+    }
+    if limiter_refused || e.downcast_ref::<Trap>().is_some() {
+        return classify(limiter_refused, e);
+    }
+    if e.chain().any(|c| c.to_string().contains(HOSTCALL_FUEL_EXHAUSTED)) {
+        return FaultKind::Oversize;
+    }
+    FaultKind::BadOutput
 }
 
 fn fault_message(what: &str, kind: FaultKind, deadline_ms: f64, e: &wasmtime::Error) -> String {
@@ -183,6 +233,13 @@ fn fault_message(what: &str, kind: FaultKind, deadline_ms: f64, e: &wasmtime::Er
 /// Deadline in epoch ticks: one extra tick because the first one comes after 0..tick ms.
 fn deadline_ticks(deadline_ms: f64, tick_ms: u32) -> u64 {
     (deadline_ms / f64::from(tick_ms)).ceil() as u64 + 1
+}
+
+/// wasmtime's own cap on what one lifting may copy (strings, list allocations): a
+/// backstop for the typed lifting of describe()'s result; decode's is charged first
+/// to the output budget.
+fn hostcall_fuel(o: OutputLimits) -> usize {
+    o.bytes.saturating_add(o.items.saturating_mul(64)).min(usize::MAX as u64) as usize
 }
 
 fn prepare(store: &mut Store<HostState>, ticks: u64, fuel: Option<u64>) -> wasmtime::Result<()> {
@@ -217,6 +274,17 @@ pub(crate) fn instantiate(
         Some(f) if f >= 1.0 && f <= u64::MAX as f64 => Some(f as u64),
         Some(_) => return Err(bad("fuel must be >= 1")),
     };
+    let count = |v: Option<f64>, default: u64, name: &str| -> Result<u64> {
+        match v {
+            None => Ok(default),
+            Some(f) if f >= 1.0 && f <= 9_007_199_254_740_991.0 && f.fract() == 0.0 => Ok(f as u64),
+            Some(_) => Err(bad(&format!("{name} must be a whole number >= 1"))),
+        }
+    };
+    let output = OutputLimits {
+        bytes: count(limits.output_bytes, DEFAULT_OUTPUT_BYTES, "outputBytes")?,
+        items: count(limits.output_items, DEFAULT_OUTPUT_ITEMS, "outputItems")?,
+    };
     let limiter = Limiter {
         limits: StoreLimitsBuilder::new()
             .memory_size(limits.memory_bytes as usize)
@@ -229,6 +297,7 @@ pub(crate) fn instantiate(
     };
     let mut store = Store::new(&ctx.engine, HostState { limiter });
     store.limiter(|s| &mut s.limiter);
+    store.set_hostcall_fuel(hostcall_fuel(output));
     let ticks = deadline_ticks(limits.deadline_ms, ctx.tick_ms);
 
     let started = prepare(&mut store, ticks, fuel).and_then(|()| start(&mut store, pre));
@@ -254,6 +323,9 @@ pub(crate) fn instantiate(
             deadline_ticks: ticks,
             deadline_ms: limits.deadline_ms,
             fuel,
+            output,
+            usage_bytes: AtomicU64::new(0),
+            usage_items: AtomicU64::new(0),
         }),
     })
 }
@@ -273,7 +345,12 @@ impl Shared {
                 msg: format!("{what}: decoder instance is poisoned ({cause}): instantiate the component again"),
             });
         };
+        // The host's lifting of the result counts against the same deadline (budget.rs).
+        budget::begin(self.output, Instant::now(), Duration::from_secs_f64(self.deadline_ms / 1000.0));
         let r = prepare(&mut live.store, self.deadline_ticks, self.fuel).and_then(|()| f(live));
+        let used = budget::end();
+        self.usage_bytes.store(used.bytes, Ordering::Relaxed);
+        self.usage_items.store(used.items, Ordering::Relaxed);
         self.memory_bytes.store(
             live.store.data().limiter.memory_bytes as u64,
             Ordering::Relaxed,
@@ -281,8 +358,9 @@ impl Shared {
         match r {
             Ok(v) => Ok(v),
             Err(e) => {
-                let kind = classify(live.store.data().limiter.refused, &e);
+                let kind = classify_call(live.store.data().limiter.refused, &e);
                 let msg = fault_message(what, kind, self.deadline_ms, &e);
+                // Also for bad_output/oversize: the guest's post-return never ran.
                 *guard = None;
                 *self.cause.lock().unwrap_or_else(|e| e.into_inner()) =
                     format!("{} fault", kind.as_str());
@@ -292,22 +370,24 @@ impl Shared {
         }
     }
 
-    fn decode(&self, batch: &[u8]) -> std::result::Result<wit::DecodeOutput, CallError> {
+    /// decode in object form: lifted by lift.rs's `ObjOutput` (charged to the budget,
+    /// strings into the arena); convert.rs makes the JS objects.
+    fn decode(&self, batch: &[u8]) -> std::result::Result<(lift::ObjOutput, Vec<u8>), CallError> {
+        drop(lift::take_arena()); // leftovers of a failed lift
         let r = self.call("decode", |l| {
-            l.plugin
-                .lightfoot_decoder_decoder()
-                .call_decode(&mut l.store, batch)
-        })?;
-        r.map_err(|e| {
-            let (which, msg) = match e {
-                guest::DecodeError::Unsupported(m) => ("unsupported", m),
-                guest::DecodeError::Malformed(m) => ("malformed", m),
-            };
-            CallError::Decode {
-                which,
-                msg: format!("decode: {which}: {msg}"),
+            // SAFETY: typechecked with these exact types in start().
+            let f = unsafe { lift::ObjDecodeFn::new_unchecked(l.decode_c) };
+            let r = f.call(&mut l.store, (batch,)).map(|(r,)| r)?;
+            if let Ok(out) = &r {
+                charge_rendering(out)?;
             }
-        })
+            Ok(r)
+        });
+        let arena = lift::take_arena();
+        match r? {
+            Ok(out) => Ok((out, arena)),
+            Err(e) => Err(decode_error(e)),
+        }
     }
 }
 
@@ -323,17 +403,47 @@ impl Shared {
         let arena = lift::take_arena();
         match r? {
             Ok(out) => Ok(Compact::from_lifted(out, arena)),
-            Err(e) => {
-                let (which, msg) = match e {
-                    lift::DecodeError::Unsupported(m) => ("unsupported", m),
-                    lift::DecodeError::Malformed(m) => ("malformed", m),
-                };
-                Err(CallError::Decode {
-                    which,
-                    msg: format!("decode: {which}: {msg}"),
-                })
+            Err(e) => Err(decode_error(e)),
+        }
+    }
+}
+
+/// The object form's log fields become event lines in JS (JSON.stringify): charged
+/// again at their escaped size, as the compact form charges what it renders. Runs
+/// within the call: the guest's post-return comes after.
+fn charge_rendering(out: &lift::ObjOutput) -> wasmtime::Result<()> {
+    lift::with_arena(|arena| {
+        for l in &out.logs.0 {
+            for f in &l.fields.0 {
+                let k = f.key.get(arena);
+                budget::bytes(k.len() + json_extra(k) + 3, "rendered log fields")?;
+                if let lift::FieldValue::Str(v) = &f.value {
+                    let v = v.get(arena);
+                    budget::bytes(v.len() + json_extra(v) + 2, "rendered log fields")?;
+                }
             }
         }
+        Ok(())
+    })
+}
+
+/// A guest decode-error result (not a fault); its message is cut to 1024 bytes.
+fn decode_error(e: lift::DecodeError) -> CallError {
+    let (which, mut msg) = match e {
+        lift::DecodeError::Unsupported(m) => ("unsupported", m),
+        lift::DecodeError::Malformed(m) => ("malformed", m),
+    };
+    if msg.len() > 1024 {
+        let mut cut = 1024;
+        while !msg.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        msg.truncate(cut);
+        msg.push('…');
+    }
+    CallError::Decode {
+        which,
+        msg: format!("decode: {which}: {msg}"),
     }
 }
 
@@ -390,8 +500,10 @@ impl DecoderInstance {
     /// Synchronous decode on the calling (main) thread, bounded by deadlineMs.
     #[napi(ts_return_type = "DecodeOutput")]
     pub fn decode(&self, env: Env, batch: Buffer) -> Result<JsObject> {
-        let out = self.shared.decode(&batch).map_err(|e| throw(&env, e))?;
-        convert::output_to_js(&env, &out).map_err(crate::errors::from_napi)
+        let (out, arena) = self.shared.decode(&batch).map_err(|e| throw(&env, e))?;
+        let o = convert::output_to_js(&env, &out, &arena).map_err(crate::errors::from_napi);
+        lift::return_arena(arena);
+        o
     }
 
     /// The same call on the libuv thread pool. The raw addon resolves with either the
@@ -430,6 +542,15 @@ impl DecoderInstance {
         })
     }
 
+    /// What the last call's output used of the per-call budget (budget.rs).
+    #[napi]
+    pub fn last_output_usage(&self) -> OutputUsage {
+        OutputUsage {
+            bytes: self.shared.usage_bytes.load(Ordering::Relaxed) as f64,
+            items: self.shared.usage_items.load(Ordering::Relaxed) as f64,
+        }
+    }
+
     /// Current linear memory size, bytes (as of the last call's end).
     #[napi]
     pub fn memory_bytes(&self) -> f64 {
@@ -446,7 +567,7 @@ pub struct DecodeTask {
     shared: Arc<Shared>,
     /// Copied: a JS Buffer can't be read off the main thread safely.
     batch: Vec<u8>,
-    out: Option<std::result::Result<wit::DecodeOutput, CallError>>,
+    out: Option<std::result::Result<(lift::ObjOutput, Vec<u8>), CallError>>,
 }
 
 impl Task for DecodeTask {
@@ -460,7 +581,11 @@ impl Task for DecodeTask {
 
     fn resolve(&mut self, env: Env, _: ()) -> napi::Result<JsUnknown> {
         match self.out.take() {
-            Some(Ok(out)) => Ok(convert::output_to_js(&env, &out)?.into_unknown()),
+            Some(Ok((out, arena))) => {
+                let o = convert::output_to_js(&env, &out, &arena)?.into_unknown();
+                lift::return_arena(arena);
+                Ok(o)
+            }
             Some(Err(e)) => Ok(to_js_error(&env, e)?.into_unknown()),
             None => Err(napi::Error::from_reason(
                 "decode task finished without a result",

@@ -17,6 +17,7 @@ use wasmtime::component::__internal::{CanonicalAbiInfo, InstanceType, InterfaceT
 use wasmtime::component::{ComponentType, Lift};
 use wasmtime::ValRaw;
 
+use super::budget;
 use super::compact::{render_log, FieldRef, FieldVal};
 
 thread_local! {
@@ -26,6 +27,11 @@ thread_local! {
 /// Takes this thread's arena (empty for the next call) once lifting is done.
 pub fn take_arena() -> Vec<u8> {
     ARENA.with(|a| std::mem::take(&mut *a.borrow_mut()))
+}
+
+/// This thread's arena as lifted so far.
+pub fn with_arena<R>(f: impl FnOnce(&[u8]) -> R) -> R {
+    ARENA.with(|a| f(&a.borrow()))
 }
 
 /// Gives a drained arena back so its capacity is reused.
@@ -64,6 +70,8 @@ fn copy(cx: &LiftContext<'_>, ptr: u32, len: u32) -> wasmtime::Result<AStr> {
     let Some(bytes) = ptr.checked_add(len).and_then(|end| mem.get(ptr..end)) else {
         wasmtime::bail!("string pointer/length out of bounds of memory");
     };
+    // Charged before it is validated or copied: every reference, aliases included.
+    budget::bytes(len, "a string")?;
     std::str::from_utf8(bytes)?;
     ARENA.with(|a| {
         let mut a = a.borrow_mut();
@@ -150,7 +158,7 @@ pub enum UpdateOp {
 #[allow(dead_code)]
 pub struct MetricUpdate {
     pub metric: u32,
-    pub labels: Vec<AStr>,
+    pub labels: Counted<AStr>,
     pub op: UpdateOp,
     pub value: f64,
 }
@@ -195,6 +203,42 @@ pub struct Field {
     pub value: FieldValue,
 }
 
+/// A WIT list lifted by wasmtime's generic code after its length is charged to the
+/// budget as items (budget.rs), before anything is allocated for it.
+pub struct Counted<T>(pub Vec<T>);
+
+// SAFETY: exactly Vec<T>'s ABI and typecheck.
+unsafe impl<T: ComponentType> ComponentType for Counted<T> {
+    type Lower = [ValRaw; 2];
+    const ABI: CanonicalAbiInfo = <Vec<T> as ComponentType>::ABI;
+
+    fn typecheck(ty: &InterfaceType, types: &InstanceType<'_>) -> wasmtime::Result<()> {
+        <Vec<T> as ComponentType>::typecheck(ty, types)
+    }
+}
+
+// SAFETY: delegates to Vec<T>'s lifting (a list lowers as [ptr, len]); reads the length first.
+unsafe impl<T: Lift> Lift for Counted<T> {
+    fn linear_lift_from_flat(
+        cx: &mut LiftContext<'_>,
+        ty: InterfaceType,
+        src: &Self::Lower,
+    ) -> wasmtime::Result<Self> {
+        budget::items(src[1].get_u32() as usize, "list elements")?;
+        Ok(Counted(<Vec<T> as Lift>::linear_lift_from_flat(cx, ty, src)?))
+    }
+
+    fn linear_lift_from_memory(
+        cx: &mut LiftContext<'_>,
+        ty: InterfaceType,
+        bytes: &[u8],
+    ) -> wasmtime::Result<Self> {
+        let len = u32::from_le_bytes(bytes[4..8].try_into().unwrap());
+        budget::items(len as usize, "list elements")?;
+        Ok(Counted(<Vec<T> as Lift>::linear_lift_from_memory(cx, ty, bytes)?))
+    }
+}
+
 /// The typed form of a log-event: only its typecheck and host size (hostcall fuel) are
 /// used; `Logs` lifts the list itself.
 #[derive(ComponentType, Lift)]
@@ -204,7 +248,7 @@ pub struct LogEvent {
     pub level: LogLevel,
     pub message: AStr,
     pub connection: u64,
-    pub fields: Vec<Field>,
+    pub fields: Counted<Field>,
 }
 
 #[derive(ComponentType, Lift)]
@@ -239,8 +283,20 @@ pub struct StreamProgress {
 pub struct DecodeOutput {
     pub metrics: Metrics,
     pub logs: Logs,
-    pub annotations: Vec<Annotation>,
-    pub streams: Vec<StreamProgress>,
+    pub annotations: Counted<Annotation>,
+    pub streams: Counted<StreamProgress>,
+}
+
+/// decode-output in object form (decode / decodeAsync): wasmtime's generic lifting,
+/// but every string goes through AStr (charged, into the arena) and every list is
+/// Counted; convert.rs makes the JS objects.
+#[derive(ComponentType, Lift)]
+#[component(record)]
+pub struct ObjOutput {
+    pub metrics: Counted<MetricUpdate>,
+    pub logs: Counted<LogEvent>,
+    pub annotations: Counted<Annotation>,
+    pub streams: Counted<StreamProgress>,
 }
 
 #[derive(ComponentType, Lift)]
@@ -254,6 +310,8 @@ pub enum DecodeError {
 
 /// decode's signature with these types.
 pub type DecodeFn<'a> = wasmtime::component::TypedFunc<(&'a [u8],), (Result<DecodeOutput, DecodeError>,)>;
+/// The same for the object form.
+pub type ObjDecodeFn<'a> = wasmtime::component::TypedFunc<(&'a [u8],), (Result<ObjOutput, DecodeError>,)>;
 
 /// decode-output's `list<log-event>`, read straight from the canonical ABI layout in
 /// guest memory instead of wasmtime's generic per-element lifting, and checked and
@@ -331,6 +389,7 @@ fn str_at<'m>(utf8: bool, mem: &'m [u8], ptr: u32, len: u32) -> wasmtime::Result
     let Some(bytes) = ptr.checked_add(len).and_then(|end| mem.get(ptr..end)) else {
         wasmtime::bail!("string pointer/length out of bounds of memory");
     };
+    budget::bytes(len, "a string")?;
     if bytes.is_ascii() {
         // SAFETY: ASCII is UTF-8.
         return Ok(unsafe { std::str::from_utf8_unchecked(bytes) });
@@ -340,13 +399,15 @@ fn str_at<'m>(utf8: bool, mem: &'m [u8], ptr: u32, len: u32) -> wasmtime::Result
 
 fn lift_logs(cx: &mut LiftContext<'_>, ptr: u32, len: u32) -> wasmtime::Result<Logs> {
     let (base, n) = list_range(cx, ptr, len, LOG_SIZE, LOG_ALIGN, std::mem::size_of::<LogEvent>())?;
+    budget::items(n, "log-events")?;
     let utf8 = cx.options().string_encoding == StringEncoding::Utf8;
     let mut out = Logs {
         level: Vec::with_capacity(n),
         message: Vec::with_capacity(n),
         connection: Vec::with_capacity(n),
         ts: Vec::with_capacity(n),
-        fields_buf: String::with_capacity(n * 256),
+        // Grown as needed past this (charged, see below).
+        fields_buf: String::with_capacity(n.saturating_mul(256).min(1 << 20)),
         fields_end: Vec::with_capacity(n),
         invalid: 0,
     };
@@ -371,6 +432,7 @@ fn lift_logs(cx: &mut LiftContext<'_>, ptr: u32, len: u32) -> wasmtime::Result<L
             FIELD_ALIGN,
             std::mem::size_of::<Field>(),
         )?;
+        budget::items(fn_, "log fields")?;
         fields.clear();
         for j in 0..fn_ {
             let fat = fbase + j * FIELD_SIZE;
@@ -386,7 +448,12 @@ fn lift_logs(cx: &mut LiftContext<'_>, ptr: u32, len: u32) -> wasmtime::Result<L
             };
             fields.push(FieldRef { key, value });
         }
-        match render_log(&mut out.fields_buf, message_text, &fields) {
+        let before = out.fields_buf.len();
+        let rendered = render_log(&mut out.fields_buf, message_text, &fields);
+        // One log-event's rendering is bounded by the log rules (at most 64 fields, keys
+        // of 64 and values of 4096 characters): about 1.6 MB escaped.
+        budget::bytes(out.fields_buf.len() - before, "rendered log fields")?;
+        match rendered {
             Some(ts) => {
                 if out.fields_buf.len() > u32::MAX as usize {
                     wasmtime::bail!("decode output larger than 4 GiB of log fields");
@@ -468,6 +535,7 @@ const _: () = {
 
 fn lift_metrics(cx: &mut LiftContext<'_>, ptr: u32, len: u32) -> wasmtime::Result<Metrics> {
     let (base, n) = list_range(cx, ptr, len, MU_SIZE, MU_ALIGN, std::mem::size_of::<MetricUpdate>())?;
+    budget::items(n, "metric updates")?;
     let mut out = Metrics {
         metric: Vec::with_capacity(n),
         op: Vec::with_capacity(n),
@@ -489,6 +557,7 @@ fn lift_metrics(cx: &mut LiftContext<'_>, ptr: u32, len: u32) -> wasmtime::Resul
             4,
             std::mem::size_of::<AStr>(),
         )?;
+        budget::items(ln, "label values")?;
         if out.labels.len() + ln > u32::MAX as usize {
             wasmtime::bail!("decode output has more than 4G metric labels");
         }

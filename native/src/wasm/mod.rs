@@ -2,6 +2,7 @@
 //! One Engine per WasmEngine (shared by its components), one Store per DecoderInstance.
 //! The JS contract is the "WebAssembly decoder engine" section of docs/native-api.md.
 
+mod budget;
 mod compact;
 mod component;
 mod convert;
@@ -20,5 +21,4 @@ mod bindings {
     });
 }
 
-pub(crate) use bindings::exports::lightfoot::decoder::decoder as guest;
 pub(crate) use bindings::lightfoot::decoder::types as wit;
