@@ -27,7 +27,7 @@ export class ModulePlanner {
   private readonly component: PlannerComponent;
   /** By binary identity: a binary is planned once per module, however many processes run it. */
   private readonly cache = new Map<string, PlanResult>();
-  readonly faults = { trap: 0, timeout: 0, oom: 0, refusedPlans: 0 };
+  readonly faults = { trap: 0, timeout: 0, oom: 0, bad_output: 0, oversize: 0, refusedPlans: 0 };
 
   constructor(
     readonly module: ProbeModule,

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MAX_STREAM_MARKS, StreamTable, streamKey } from '../../runtime/decoders/stream-table';
 import { encodeBatch } from '../../runtime/decoders/batch-encoder';
-import { decodeMsgpack } from '../../runtime/decoders/msgpack-reader';
+import { decode as decodeMsgpack } from '../../sdk/host/msgpack';
 
 const table = (): StreamTable => new StreamTable({ maxStreamBytes: 1 << 20, maxStreams: 16 }, () => undefined);
 
