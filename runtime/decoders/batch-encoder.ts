@@ -112,7 +112,7 @@ export function encodeBatch(input: BatchInput): Buffer {
       const m = s.marks;
       if (m !== undefined && m.length > 0) {
         size += K_TS.length + arrayHeaderSize(m.length);
-        for (let j = 0; j < m.length; j++) size += uintSize(checkUint(m[j]!, 'stream mark'));
+        for (let j = 0; j < m.length; j++) size += markSize(checkMark(m[j]!));
       }
     }
   }
@@ -163,7 +163,7 @@ export function encodeBatch(input: BatchInput): Buffer {
       if (m) {
         o = put(out, o, K_TS);
         o = writeArrayHeader(out, o, m.length);
-        for (let j = 0; j < m.length; j++) o = writeUint(out, o, m[j]!);
+        for (let j = 0; j < m.length; j++) o = writeMark(out, o, m[j]!);
       }
     }
   }
@@ -187,6 +187,15 @@ function checkUint(v: number, what: string): number {
   if (!Number.isInteger(v) || v < 0 || v > 0xffffffff) throw new RangeError(`batch encoder: ${what} must be an integer from 0 to 2^32 - 1`);
   return v;
 }
+
+/** Marks hold offsets and kernel nanosecond times: safe integers, often above 2^32. */
+function checkMark(v: number): number {
+  if (!Number.isSafeInteger(v) || v < 0) throw new RangeError('batch encoder: a stream mark must be a non-negative safe integer');
+  return v;
+}
+const markSize = (v: number): number => (v <= 0xffffffff ? uintSize(v) : 9);
+/** Written as msgpackr writes them: uint up to 2^32 - 1, int64 above (as a bigint). */
+const writeMark = (out: Buffer, o: number, v: number): number => (v <= 0xffffffff ? writeUint(out, o, v) : writeBigUint(out, o, BigInt(v)));
 
 function put(out: Buffer, o: number, src: Uint8Array): number {
   // Small copies by hand beat the native copy's fixed cost.
