@@ -189,7 +189,8 @@ export class ModuleHost {
    * many pods, a rescan with many targets), right after the burst.
    */
   private selectionGrew(): void {
-    if (this.takeOverPending) return;
+    // Before the first takeOver() (start-up) the daemon runs the walk itself, once.
+    if (!this.tookOver || this.takeOverPending) return;
     this.takeOverPending = true;
     setImmediate(() => {
       this.takeOverPending = false;
@@ -197,8 +198,11 @@ export class ModuleHost {
     });
   }
 
+  private tookOver = false;
+
   /** Runs the modules' take-over walks now; returns how many items they took over. */
   takeOver(): number {
+    this.tookOver = true;
     let n = 0;
     for (const r of this.running) {
       const hook = r.module.onSelectionGrew;
