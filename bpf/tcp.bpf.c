@@ -77,6 +77,9 @@ static __always_inline struct lf_tcp_sock *lf_sock_get(const struct sock *sk)
 /* Who a connection belongs to, taken in process context. */
 struct lf_tcp_owner {
 	__u64 cgroup_id;
+	/* The selected cgroup that matched (0 if selected otherwise): a listener's
+	 * children are counted only while its owner is still selected. */
+	__u64 matched_cgroup;
 	char comm[16];
 	__u32 tgid;
 	__u32 _pad;
@@ -96,6 +99,7 @@ static __always_inline void lf_owner_current(struct lf_tcp_owner *o, __u32 tgid)
 {
 	o->tgid = tgid;
 	o->cgroup_id = bpf_get_current_cgroup_id();
+	o->matched_cgroup = lf_cfg_filter_cgroup ? lf_cgroup_match() : 0;
 	lf_process_comm(o->comm);
 	o->_pad = 0;
 }
@@ -402,6 +406,13 @@ int BPF_PROG(lf_tcp_set_state, const struct sock *sk, const int oldstate, const 
 		struct lf_tcp_owner owner = *mark;
 
 		bpf_sk_storage_delete(&lf_tcp_listeners, (void *)sk);
+		/* The selection may have shrunk since listen() (a pod unlabelled, a
+		 * --pid dropped): the listener keeps its mark, its children are not
+		 * claimed while the owner is out of the selection. */
+		if (!lf_recorded_selected(owner.tgid, owner.comm, owner.matched_cgroup)) {
+			lf_stat_inc(LF_TCP_STAT_FILTERED);
+			return 0;
+		}
 		lf_claim(sk, &owner, LF_TCP_ROLE_SERVER, 0);
 		return 0;
 	}
@@ -613,6 +624,7 @@ int lf_tcp_adopt_iter(struct bpf_iter__task_file *ctx)
 
 	a.owner.tgid = BPF_CORE_READ(task, tgid);
 	a.owner.cgroup_id = lf_task_cgroup_id(task);
+	a.owner.matched_cgroup = lf_cfg_filter_cgroup ? lf_task_cgroup_match(task) : 0;
 	bpf_probe_read_kernel(a.owner.comm, 16, &leader->comm);
 	a.listening = state == LF_TCP_LISTEN;
 	a.fin_queued = lf_fin_queued_in(state);

@@ -43,7 +43,7 @@ enum lf_tcp_stat {
 	LF_TCP_STAT_EMITTED = 0,       /* records submitted to the ring buffer */
 	LF_TCP_STAT_DROPPED = 1,       /* ring buffer full: record lost */
 	LF_TCP_STAT_TRACKED = 2,       /* connections that entered the socket map */
-	LF_TCP_STAT_FILTERED = 3,      /* connect/listen/close by processes outside the selection */
+	LF_TCP_STAT_FILTERED = 3,      /* connect/listen/close by processes outside the selection, accepts on a deselected owner's listener */
 	LF_TCP_STAT_MAP_FULL = 4,      /* socket map insert failures */
 	LF_TCP_STAT_DATA_EMITTED = 5,  /* payload records submitted (data ring buffer) */
 	LF_TCP_STAT_DATA_DROPPED = 6,  /* payload records lost: data ring buffer full */

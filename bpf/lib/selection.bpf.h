@@ -49,21 +49,27 @@ static __always_inline void lf_process_comm(char comm[16])
 	bpf_probe_read_kernel(comm, 16, task->group_leader->comm);
 }
 
-static __always_inline bool lf_cgroup_selected(void)
+/* The selected cgroup that covers the current task (its own or an ancestor:
+ * a selected cgroup covers its descendants, a pod's containers), or 0. */
+static __always_inline __u64 lf_cgroup_match(void)
 {
 	__u64 id = bpf_get_current_cgroup_id();
 
 	if (bpf_map_lookup_elem(&lf_allow_cgroup, &id))
-		return true;
-	/* A selected cgroup covers its descendants (a pod's containers). */
+		return id;
 	for (int level = 1; level < LF_MAX_CGROUP_DEPTH; level++) {
 		id = bpf_get_current_ancestor_cgroup_id(level);
 		if (!id)
 			break;
 		if (bpf_map_lookup_elem(&lf_allow_cgroup, &id))
-			return true;
+			return id;
 	}
-	return false;
+	return 0;
+}
+
+static __always_inline bool lf_cgroup_selected(void)
+{
+	return lf_cgroup_match() != 0;
 }
 
 static __always_inline bool lf_current_selected(__u32 tgid)
@@ -93,7 +99,7 @@ static __always_inline __u64 lf_task_cgroup_id(struct task_struct *task)
 	return BPF_CORE_READ(task, cgroups, dfl_cgrp, kn, id);
 }
 
-static __always_inline bool lf_task_cgroup_selected(struct task_struct *task)
+static __always_inline __u64 lf_task_cgroup_match(struct task_struct *task)
 {
 	struct cgroup *cg = BPF_CORE_READ(task, cgroups, dfl_cgrp);
 
@@ -101,11 +107,16 @@ static __always_inline bool lf_task_cgroup_selected(struct task_struct *task)
 		__u64 id = BPF_CORE_READ(cg, kn, id);
 
 		if (bpf_map_lookup_elem(&lf_allow_cgroup, &id))
-			return true;
+			return id;
 		/* struct cgroup starts with its own css: the parent css is the parent cgroup. */
 		cg = (struct cgroup *)BPF_CORE_READ(cg, self.parent);
 	}
-	return false;
+	return 0;
+}
+
+static __always_inline bool lf_task_cgroup_selected(struct task_struct *task)
+{
+	return lf_task_cgroup_match(task) != 0;
 }
 
 static __always_inline bool lf_task_selected(struct task_struct *task)
@@ -128,6 +139,30 @@ static __always_inline bool lf_task_selected(struct task_struct *task)
 			return true;
 	}
 	if (lf_cfg_filter_cgroup && lf_task_cgroup_selected(task))
+		return true;
+	return false;
+}
+
+/* Whether a process selected earlier is still selected, decided from what was
+ * recorded when it was (tgid, process comm, the matched cgroup of
+ * lf_cgroup_match): reads only the allow-lists, so it is safe in softirq, where
+ * an accepted connection is born long after its listener's owner was chosen. */
+static __always_inline bool lf_recorded_selected(__u32 tgid, const char comm[16], __u64 matched_cgroup)
+{
+	if (tgid == lf_cfg_self_tgid)
+		return false;
+	if (lf_cfg_select_all)
+		return true;
+	if (bpf_map_lookup_elem(&lf_allow_tgid, &tgid))
+		return true;
+	if (lf_cfg_filter_comm) {
+		struct lf_comm_key key = {};
+
+		__builtin_memcpy(key.comm, comm, 16);
+		if (bpf_map_lookup_elem(&lf_allow_comm, &key))
+			return true;
+	}
+	if (lf_cfg_filter_cgroup && matched_cgroup && bpf_map_lookup_elem(&lf_allow_cgroup, &matched_cgroup))
 		return true;
 	return false;
 }

@@ -180,13 +180,10 @@ describe('tier 1: watcher + two daemons against a real kube-apiserver', { skip }
     assert.ok(sumOf(wm, 'lightfoot_watcher_pushes_total', { result: 'applied' }) >= 6);
   });
 
-  // KNOWN BUG (merge of issue 11 with issue 10): an accepted connection takes its
-  // owner from the listener's mark (BPF_F_CLONE), set while the pod was selected,
-  // and the kernel does not re-check the selection when the pod is deselected, so
-  // a deselected server's new connections are still counted. Fix: re-check the
-  // mark's owner against the allow-lists at LISTEN->SYN_RECV, or clear the marks
-  // of forgotten owners with an iter/tcp walk on every shrink of the selection.
-  it('unlabelling or deleting a pod detaches it; its later traffic is not counted', { todo: 'listener marks outlive deselection (see comment)' }, async () => {
+  // An accepted connection takes its owner from the listener's mark (BPF_F_CLONE),
+  // set while the pod was selected; bpf/tcp.bpf.c re-checks that owner against the
+  // allow-lists at accept, so a deselected server's new connections are not counted.
+  it('unlabelling or deleting a pod detaches it; its later traffic is not counted', async () => {
     const [p0, p1] = [pods[0]!, pods[1]!];
     await setLabel(core, ns, p0.name, 'lightfoot', null);
     await eventually('p0 detached', async () => (await targetOf(p0.node, p0.uid)) === undefined || undefined, 5000);

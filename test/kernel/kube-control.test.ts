@@ -192,6 +192,17 @@ test('pushed pods are selected by cgroup, counted exactly with pod labels, detac
     assert.equal(byPod(s, 'lightfoot_tcp_bytes_received_total', SRV.pod), wire + 2 * (8 + 777), 'the server pod still is');
     assert.equal(sumOf(s, 'lightfoot_kube_containers', { state: 'attached' }), 1);
     assert.equal(sumOf(s, 'lightfoot_control_requests_total', { code: '401' }), 2);
+
+    // Remove the server pod too. Its listener was marked while it was selected and
+    // the kernel copies that mark into every accepted connection: those must not be
+    // claimed any more (the owner is re-checked against the allow-lists at accept).
+    assert.equal((await a.put(desired(3, []))).status, 200);
+    await runClient(srv.port, 2, 555);
+    await sleep(500);
+    s = await d.scrape();
+    assert.equal(byPod(s, 'lightfoot_tcp_connections_opened_total', SRV.pod), K + 2, 'detached: the server pod accepts uncounted');
+    assert.equal(byPod(s, 'lightfoot_tcp_bytes_received_total', SRV.pod), wire + 2 * (8 + 777));
+    assert.equal(sumOf(s, 'lightfoot_kube_containers', { state: 'attached' }), 0);
   } finally {
     assert.equal(await d.stop(), 0);
   }
