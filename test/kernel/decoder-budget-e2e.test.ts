@@ -115,20 +115,27 @@ async function run(
   }
 }
 
-test('amplification by aliasing (768 labels on one 4 MiB string) is an oversize fault; the daemon lives', { skip: needsRoot }, async () => {
-  // Log-field and annotation amplification are covered in process (test/native/wasm-budget.test.ts);
-  // under the daemon those two builds do not load yet (open: see the issue-6 report).
-  const modes: Amplify[] = ['labels'];
+test('amplification by aliasing (labels, log fields, annotations) and escaping blow-up are oversize faults; the daemon lives', { skip: needsRoot }, async () => {
+  // labels: 768 labels on one 4 MiB string; fields: 1000 logs sharing 64 fields of the
+  // same 4 KiB of control bytes (each escapes to 6 bytes when rendered);
+  // annotations: 10000 values, 1 MiB slices of one buffer. Each would be gigabytes on the host.
+  const modes: Amplify[] = ['labels', 'fields', 'annotations'];
   const items = 262_144;
-  await run('amp', modes.map((mode) => ({ mode, limits: { outputBytes: BUDGET } })), modes.length * perCallBound(BUDGET, items) + SLACK, (s) => {
+  await run('amp', modes.map((mode) => ({ mode, limits: { outputBytes: BUDGET } })), modes.length * perCallBound(BUDGET, items) + SLACK, (s, d) => {
     for (const m of modes) {
       const decoder = `fixture-amp-${m}`;
       assert.ok(sumOf(s, 'lightfoot_decoder_faults_total', { decoder, kind: 'oversize' }) >= 1, `${decoder}: oversize counted; ${JSON.stringify(s.filter((x) => x.labels?.decoder === decoder && /faults|calls/.test(x.name)))}`);
       for (const other of ['trap', 'timeout', 'oom', 'bad_output']) {
         assert.equal(sumOf(s, 'lightfoot_decoder_faults_total', { decoder, kind: other }), 0, `${decoder}: no ${other}`);
       }
+      assert.equal(sumOf(s, `lightfoot_fixture_amplified_${m}_total`), 0, `${decoder}: nothing of a rejected output was applied`);
     }
-    assert.equal(sumOf(s, 'lightfoot_fixture_amplified_total'), 0, 'nothing of a rejected output was applied');
+    // The fault names what was over: the escaped rendering of the fields, not their raw size.
+    const why = (m: string) => d.logs.filter((l) => l.decoder === `fixture-amp-${m}` && l.kind === 'oversize').map((l) => String(l.message));
+    assert.match(why('fields')[0] ?? '', /rendered log fields of \d+ bytes/);
+    assert.match(why('labels')[0] ?? '', /over budget/);
+    assert.match(why('annotations')[0] ?? '', /over budget/);
+    assert.equal(d.events.filter((e) => e.decoder === 'fixture-amp-fields').length, 0, 'no log line of a rejected output was written');
   }, [], 6); // event lines on: log-events are rendered
 });
 
