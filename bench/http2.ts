@@ -166,7 +166,7 @@ export async function http2Overhead(): Promise<BenchSection> {
     await run(); // warm-up
     for (let i = 0; i < PAIRS; i++) {
       plain.push(await run());
-      watched.push(await monitored([]));
+      watched.push(await monitored(['--capture', 'tcp,openssl']));
       noCapture.push(await monitored(['--config', noHttp2]));
     }
   } finally {

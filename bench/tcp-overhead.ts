@@ -5,6 +5,7 @@
  * interleaved (their order rotates every round) so machine noise hits them
  * alike:
  * - watched: `lightfoot run` selects both ends (client and server);
+ * - watched-capture: the same with cleartext payload capture on (--capture tcp,openssl);
  * - unselected: `lightfoot run` watches another process name only;
  * - no-op, kept hooks: no daemon, a no-op BPF program on every hook the TCP
  *   probe attaches (the floor for "watched");
@@ -34,8 +35,8 @@ const ROUNDS = Number(process.env.LIGHTFOOT_BENCH_ROUNDS ?? 9);
 const CLIENT = 'lfbench-cli';
 const SERVER = 'lfbench-srv';
 
-type Condition = 'plain' | 'watched' | 'unselected' | 'noop-kept' | 'noop-per-syscall';
-const CONDITIONS: Condition[] = ['plain', 'watched', 'unselected', 'noop-kept', 'noop-per-syscall'];
+type Condition = 'plain' | 'watched' | 'watched-capture' | 'unselected' | 'noop-kept' | 'noop-per-syscall';
+const CONDITIONS: Condition[] = ['plain', 'watched', 'watched-capture', 'unselected', 'noop-kept', 'noop-per-syscall'];
 const TARGET: Partial<Record<Condition, Record<number, number>>> = {
   watched: { 64: 0.97, 16384: 0.99 },
   unselected: { 64: 0.995, 16384: 0.995 },
@@ -96,15 +97,22 @@ async function runUnder(cond: Condition, bin: string, port: number, msg: number,
       }
     }
     case 'watched':
+    case 'watched-capture':
     case 'unselected': {
-      const sel = cond === 'watched' ? ['--comm', CLIENT, '--comm', SERVER] : ['--comm', 'lfbench-other'];
-      const d = await startDaemon([...sel, '--no-events']);
+      const sel = cond === 'unselected' ? ['--comm', 'lfbench-other'] : ['--comm', CLIENT, '--comm', SERVER];
+      // watched-capture: cleartext payload capture on (--capture tcp), the http2 decoder fed every payload.
+      const d = await startDaemon([...sel, '--no-events', ...(cond === 'watched-capture' ? ['--capture', 'tcp,openssl'] : [])]);
       try {
         const rps = await pingpong(bin, port, msg);
-        if (cond === 'watched') {
-          const s = await d.scrape();
-          const opened = [CLIENT, SERVER].map((comm) => sumOf(s, 'lightfoot_tcp_connections_opened_total', { comm }));
-          if (opened.some((n) => n !== CONNS)) throw new Error(`bench: both ends should be watched, opened ${opened.join('/')} of ${CONNS}`);
+        if (cond !== 'unselected') {
+          // With capture on, the daemon may still be working through the payload backlog.
+          let opened: number[] = [];
+          for (const t0 = Date.now(); Date.now() - t0 < 15_000; await new Promise((r) => setTimeout(r, 100))) {
+            const s = await d.scrape();
+            opened = [CLIENT, SERVER].map((comm) => sumOf(s, 'lightfoot_tcp_connections_opened_total', { comm }));
+            if (opened.every((n) => n === CONNS)) break;
+          }
+          if (opened.some((n) => n !== CONNS)) throw new Error(`bench: ${cond}: both ends should be watched, opened ${opened.join('/')} of ${CONNS}`);
         }
         return rps;
       } finally {
@@ -217,7 +225,7 @@ export async function tcpOverhead(): Promise<BenchSection> {
     method:
       `C ping-pong workload (test/workloads/tcp_workload.c), ${CONNS} persistent connections, one write + one read of S bytes per request, TCP_NODELAY, ${RUN_MS} ms per run; ` +
       `${ROUNDS} rounds, each running every condition once in a rotating order; a ratio is condition / unmonitored within one round, and the row gives the median over rounds with its spread. ` +
-      `"watched": lightfoot (default flags: no --bpf-stats, --no-events) selects BOTH the client and the server by --comm (checked: both ends' connections are counted); ` +
+      `"watched": lightfoot (default flags: no --bpf-stats, --no-events) selects BOTH the client and the server by --comm (checked: both ends' connections are counted); "watched-capture": the same plus --capture tcp,openssl (cleartext payload capture for the built-in http2 decoder: per-syscall hooks on the whole host, every payload of the selected processes copied to the daemon); ` +
       `"unselected": lightfoot runs with --comm lfbench-other and the workload is outside the selection; ` +
       `"noop-kept": no daemon, a no-op BPF program on each hook the TCP probe attaches (inet_sock_set_state, tcp_destroy_sock, tcp_send_reset, tcp_receive_reset, sched_process_free): the kernel's floor for "watched"; ` +
       `"noop-per-syscall": no daemon, no-op programs on sock_send_length and sock_recv_length, the per-send/recv hooks of the previous design (and of payload capture). ` +

@@ -28,9 +28,9 @@ export const SSL_JOIN_PROGRAMS = ['lf_ssl_sock_send', 'lf_ssl_sock_recv'];
 
 export const opensslModule: ProbeModule = {
   name: 'openssl',
-  // Only when a decoder wants TLS plaintext: otherwise nothing is attached anywhere.
-  enabled: (ctx) => ctx.subscribed('openssl'),
-  whyNot: 'no decoder subscribes to the openssl probe',
+  // Only when a decoder wants TLS plaintext (and --capture allows it): otherwise nothing is attached anywhere.
+  enabled: (ctx) => ctx.wantsStreams('openssl'),
+  whyNot: 'no decoder wants its plaintext streams, or --capture leaves openssl out',
   spec: (ctx) => ({
     name: 'openssl',
     object: 'dist/bpf/openssl.bpf.o',

@@ -42,6 +42,12 @@ export interface RunOptions {
   export?: ExportOptions;
   /** --capture-bytes N: payload bytes captured per call for stream decoders; set only when given. */
   captureBytes?: number;
+  /**
+   * --capture: the probes whose payload (byte streams) may be captured for the
+   * decoders that want it. Default openssl only: cleartext TCP capture hooks every
+   * read/write syscall of every process on the host (docs/benchmarks.md).
+   */
+  capture: string[];
 }
 
 export interface ControlOptions {
@@ -93,6 +99,7 @@ export interface RawRunOptions {
   exportMaxBytes?: string;
   exportMaxFiles?: string;
   captureBytes?: string;
+  capture?: string[];
 }
 
 export interface ParseContext {
@@ -112,6 +119,7 @@ export const DEFAULTS = {
   ringBufferBytes: 8 * 1024 * 1024,
   exportMaxBytes: 64 * 1024 * 1024,
   exportMaxFiles: 5,
+  capture: ['openssl'] as readonly string[],
 } as const;
 
 /** Kernel TASK_COMM_LEN is 16 including the NUL, so a comm holds 15 bytes. */
@@ -173,6 +181,7 @@ export function parseRunOptions(raw: RawRunOptions, ctx: ParseContext = {}): Run
       raw.ringBufferSize === undefined ? DEFAULTS.ringBufferBytes : parseRingBufferSize(raw.ringBufferSize),
     events: raw.events !== false,
     bpfStats: raw.bpfStats === true,
+    capture: parseCapture(raw.capture),
   };
   // Only present when given, so RunOptions without decoder flags stay as they were.
   if (raw.decoders !== undefined && raw.decoders.length > 0) opts.decoderDirs = unique(raw.decoders.map(parseDecodersDir));
@@ -193,6 +202,26 @@ export function parseRunOptions(raw: RawRunOptions, ctx: ParseContext = {}): Run
   }
   if (raw.captureBytes !== undefined) opts.captureBytes = parseInteger('--capture-bytes', raw.captureBytes, 0, 0, 262_144);
   return opts;
+}
+
+const PROBE_NAME = /^[a-z][a-z0-9-]{0,31}$/;
+
+/**
+ * --capture: probe names (checked against the probe modules by the daemon), or
+ * `all`, or `none`. Repeatable and comma-separated; empty entries are errors.
+ */
+function parseCapture(values: string[] | undefined): string[] {
+  if (values === undefined) return [...DEFAULTS.capture];
+  const names = unique(values.flatMap(splitList));
+  const hint = 'list probe names, e.g. --capture tcp,openssl, or --capture all / --capture none';
+  if (names.length === 0 || names.some((n) => n === '')) throw new UsageError('--capture: empty entry', { hint });
+  for (const n of names) {
+    if (!PROBE_NAME.test(n)) throw new UsageError(`--capture ${JSON.stringify(n)}: not a probe name`, { hint });
+  }
+  if (names.length > 1 && (names.includes('all') || names.includes('none'))) {
+    throw new UsageError(`--capture ${names.join(',')}: "all" and "none" stand alone`, { hint });
+  }
+  return names[0] === 'none' ? [] : names;
 }
 
 const POD_LABEL_KEY = /^([a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;

@@ -164,6 +164,7 @@ export function buildProgram(handlers: CommandHandlers, io: ProgramIO = {}): Com
     .option('--export-dir <dir>', 'also write event and diagnostic lines to rotated files in this directory (events.log, lightfoot.log)')
     .option('--export-max-bytes <size>', `rotate an export file at this size (default: 64MiB)`)
     .option('--export-max-files <n>', `files kept per export, the active one included (default: ${DEFAULTS.exportMaxFiles})`)
+    .option('--capture <probes>', "probes whose payload decoders may get: probe names (tcp: cleartext, every read/write syscall of every process is hooked; openssl: TLS plaintext), all or none (repeatable; default: openssl)", collect)
     .option('--capture-bytes <n>', 'payload bytes captured per call for stream decoders: TCP send/recv (at most 8191, default 4096), SSL_read/SSL_write (at most 262144, default 65536); the rest is counted as truncated')
     .addHelpText('after', RUN_EXAMPLES)
     .action(async (raw: RawRunOptions) => {

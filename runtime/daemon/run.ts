@@ -7,6 +7,7 @@
 import { Registry } from 'prom-client';
 import type { RunOptions } from '../cli/options';
 import { formatAddr } from '../cli/options';
+import { UsageError } from '../errors';
 import { createLogger, type Logger } from '../log/logger';
 import { createEventWriter } from '../log/event-writer';
 import { eventLineDecorator } from '../log/line-decorator';
@@ -47,6 +48,10 @@ function waitForSignal(log: Logger): Promise<string> {
 }
 
 export async function runDaemon(opts: RunOptions): Promise<number> {
+  const unknownCapture = opts.capture.filter((c) => c !== 'all' && !PROBE_MODULES.some((m) => m.name === c));
+  if (unknownCapture.length > 0) {
+    throw new UsageError(`--capture ${unknownCapture.join(',')}: no such probe`, { hint: `probes: ${PROBE_MODULES.map((m) => m.name).join(', ')} (or all, none)` });
+  }
   const exported = opts.export ? openExport(opts.export) : undefined;
   const logger = createLogger({ format: opts.logFormat, level: opts.logLevel, sink: exported?.diagnostics });
   const log = logger.child('daemon');
@@ -90,6 +95,8 @@ export async function runDaemon(opts: RunOptions): Promise<number> {
     if (level === 'warn') logger.child('libbpf').warn(line.trimEnd());
     else logger.child('libbpf').debug(line.trimEnd());
   });
+  // A probe's payload is captured only when a decoder wants it and --capture allows it.
+  const captureAllowed = (p: string): boolean => opts.capture.includes('all') || opts.capture.includes(p);
   const ctx: ModuleContext = {
     selectAll: opts.all,
     filterComm: opts.comms.length > 0,
@@ -99,8 +106,14 @@ export async function runDaemon(opts: RunOptions): Promise<number> {
     flushIntervalMs: opts.flushIntervalMs,
     ...(opts.captureBytes !== undefined ? { captureBytes: opts.captureBytes } : {}),
     subscribed: (p) => manager.subscribes(p),
-    wantsStreams: (p) => manager.wantsStreams(p),
+    wantsStreams: (p) => captureAllowed(p) && manager.wantsStreams(p),
   };
+  const uncaptured = PROBE_MODULES.filter((m) => manager.wantsStreams(m.name) && !captureAllowed(m.name)).map((m) => m.name);
+  if (uncaptured.length > 0) {
+    log.info(`payload capture off for ${uncaptured.join(', ')} (--capture): stream decoders see nothing of it`, {
+      hint: `add --capture ${[...opts.capture, ...uncaptured].join(',')} to decode it (cleartext TCP capture costs every process on the host: docs/benchmarks.md)`,
+    });
+  }
   for (const m of PROBE_MODULES.filter((x) => x.enabled(ctx) && !manager.subscribes(x.name))) {
     // A module's metrics come from its decoders (the built-in ones included): without one there are none.
     log.warn(`no decoder handles the ${m.name} probe: its metrics and event lines will be missing`, {
@@ -177,7 +190,7 @@ export async function runDaemon(opts: RunOptions): Promise<number> {
       probes: host.names(),
       disabledPrograms: host.disabledPrograms(),
       decoders: manager.status().map((d) => ({ name: d.label, state: d.state })),
-      payloadCapture: PROBE_MODULES.filter((m) => manager.wantsStreams(m.name)).map((m) => m.name),
+      payloadCapture: PROBE_MODULES.filter((m) => ctx.wantsStreams(m.name)).map((m) => m.name),
       uprobes: host.uprobes.current(),
       preexistingSockets: preexisting,
       targets: targets.current().map((t) => ({ pid: t.pid, comm: t.comm })),

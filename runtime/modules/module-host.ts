@@ -88,7 +88,7 @@ export class ModuleHost {
     const probe = loadProbe(spec, { openObject: deps.openObject, packageRoot: deps.packageRoot, logger: deps.logger });
     this.selections.push(new SelectionMaps(probe.object));
     for (const p of spec.programs) deps.self.programDisabled(mod.name, p.name, probe.disabled.some((d) => d.program === p.name));
-    const pipeline = new RingPipeline(probe.object, mod.name, mod.rings(ctx), deps.manager, (n) => {
+    const pipeline = new RingPipeline(probe.object, mod.name, mod.rings(ctx), deps.manager, ctx.wantsStreams(mod.name), (n) => {
       deps.self.events(mod.name, n);
       deps.self.ringbufBatch(mod.name, n);
     }, deps.owners);

@@ -95,12 +95,13 @@ export class RingPipeline {
     private readonly probe: string,
     routes: readonly RingRoute[],
     private readonly manager: DecoderManager,
+    /** Whether this probe's payload is captured (a decoder wants it and --capture allows it). */
+    streamsWanted: boolean,
     private readonly onRecords: (records: number) => void,
     /** Fed from every record of a ring that declares `owner`, before the decoders see it. */
     private readonly owners?: OwnerSink,
   ) {
     const opts = { pollIntervalMs: RING_POLL_MS, maxBatchBytes: RING_BATCH_BYTES, maxPendingBatches: RING_PENDING_BATCHES };
-    const streamsWanted = manager.wantsStreams(probe);
     for (const r of routes) {
       if (r.type === 'records') {
         this.readers.push(obj.openRingBuffer(r.map, opts, (b) => this.onRecordBatch(b, r, streamsWanted)));

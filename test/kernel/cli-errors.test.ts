@@ -45,6 +45,12 @@ test('a bad pid value is refused before anything loads', () => {
   assert.match(oneLine(r.stderr), /^lightfoot: .*pid/);
 });
 
+test('--capture of a probe that does not exist names the probes there are', () => {
+  const r = cli(['run', '--all', '--capture', 'tcp,quic']);
+  assert.equal(r.code, 2);
+  assert.match(oneLine(r.stderr), /^lightfoot: --capture quic: no such probe .*probes: tcp, openssl/);
+});
+
 test('a process without BPF privileges is told to use sudo', { skip: !isRoot() && 'needs root to drop privileges deterministically' }, () => {
   const r = cli(['run', '--pid', String(process.pid)], { unprivileged: true });
   assert.equal(r.code, 1);

@@ -127,9 +127,9 @@ test('a third-party decoder built with the SDK decodes curl HTTP/1.1 from captur
   cleanup.add(() => fs.rmSync(path.dirname(curlBin), { recursive: true, force: true }));
   fs.copyFileSync(execFileSync('sh', ['-c', 'command -v curl'], { encoding: 'utf8' }).trim(), curlBin);
   fs.chmodSync(curlBin, 0o755);
-  const d = await startDaemon(['--comm', curlComm, '--decoders', decoders]);
+  const d = await startDaemon(['--comm', curlComm, '--decoders', decoders, '--capture', 'tcp']);
   try {
-    assert.ok((d.logs.find((l) => l.msg === 'lightfoot ready')?.payloadCapture as string[] | undefined)?.includes('tcp'), 'a stream decoder turns TCP payload capture on');
+    assert.deepEqual(d.logs.find((l) => l.msg === 'lightfoot ready')?.payloadCapture, ['tcp'], 'a stream decoder with --capture tcp turns TCP payload capture on (and only that)');
     // Async: the server answering curl lives in this process's event loop.
     const curl = promisify(execFile);
     for (let i = 0; i < 5; i++) await curl(curlBin, ['-s', '-o', '/dev/null', `http://127.0.0.1:${port}/ok${i}`]);

@@ -31,9 +31,10 @@ const hasNghttp = ((): boolean => {
 })();
 
 async function withDaemon(comms: string[], fn: (d: Daemon) => Promise<void>): Promise<void> {
-  const d = await startDaemon(comms.flatMap((c) => ['--comm', c]));
+  // Cleartext (h2c) needs TCP payload capture, which is opt-in (--capture).
+  const d = await startDaemon([...comms.flatMap((c) => ['--comm', c]), '--capture', 'tcp,openssl']);
   try {
-    assert.ok((d.logs.find((l) => l.msg === 'lightfoot ready')?.payloadCapture as string[] | undefined)?.includes('tcp'), 'the http2 decoder turns TCP payload capture on');
+    assert.deepEqual(d.logs.find((l) => l.msg === 'lightfoot ready')?.payloadCapture, ['tcp', 'openssl'], 'the http2 decoder with --capture tcp turns TCP payload capture on');
     await fn(d);
   } finally {
     await d.stop();
@@ -102,6 +103,29 @@ test('grpc-js h2c, both sides: 7 OK, 3 NOT_FOUND, 2 INTERNAL and a server-stream
       await srv.kill();
     }
   });
+});
+
+test('without --capture tcp, cleartext is not captured: no capture hook, no h2c decoded, TCP still exact', { skip: needsRoot }, async () => {
+  const sc = uniqueComm('lfh2xs'), cc = uniqueComm('lfh2xc');
+  const d = await startDaemon(['--comm', sc, '--comm', cc, '--bpf-stats']);
+  try {
+    assert.deepEqual(d.logs.find((l) => l.msg === 'lightfoot ready')?.payloadCapture, ['openssl'], 'default: TLS plaintext only');
+    assert.ok(d.logs.some((l) => String(l.msg).startsWith('payload capture off for tcp (--capture)')), 'the daemon says why h2c is not decoded');
+    const srv = await peerServer(['node-server', '--port', '0', '--comm', sc]);
+    try {
+      assert.equal(await peerRun(['node-client', '--port', String(srv.port), '--requests', '5', '--comm', cc]), 'DONE ok=4 notfound=1 cancelled=0 ping=0');
+      await eventually(async () => sumOf(await d.scrape(), 'lightfoot_tcp_connections_closed_total', { comm: cc }) === 1, 10_000);
+      const s = await d.scrape();
+      assert.equal(count(s, 'lightfoot_http_server_request_duration_seconds'), 0);
+      assert.equal(count(s, 'lightfoot_http_client_request_duration_seconds'), 0);
+      const hooked = s.filter((x) => x.name === 'lightfoot_bpf_program_runs_total' && /^lf_tcp_(enter|exit)_|^lf_tcp_(send|recv)_length$/.test(x.labels.program));
+      assert.deepEqual(hooked.filter((x) => x.value > 0), [], 'no per-syscall capture hook ran');
+    } finally {
+      await srv.kill();
+    }
+  } finally {
+    assert.equal(await d.stop(), 0);
+  }
 });
 
 test('GOAWAY on shutdown: a server that stops sends GOAWAY(NO_ERROR), one event line each side with the 4-tuple and process', { skip: needsRoot }, async () => {

@@ -36,8 +36,18 @@ test('defaults', () => {
     ringBufferBytes: 8 * 1024 * 1024,
     events: true,
     bpfStats: false,
+    capture: ['openssl'],
   });
   assert.equal(parseRunOptions({ all: true }, { stderrIsTTY: true }).logFormat, 'pretty');
+});
+
+test('--capture: probe names, all or none; bad lists name the fix', () => {
+  assert.deepEqual(parseRunOptions({ all: true, capture: ['tcp,openssl', 'tcp'] }).capture, ['tcp', 'openssl']);
+  assert.deepEqual(parseRunOptions({ all: true, capture: ['none'] }).capture, []);
+  assert.deepEqual(parseRunOptions({ all: true, capture: ['all'] }).capture, ['all']);
+  assert.match(errorLine({ all: true, capture: ['tcp,'] }), /--capture: empty entry.*--capture tcp,openssl/);
+  assert.match(errorLine({ all: true, capture: ['TCP!'] }), /--capture "TCP!": not a probe name/);
+  assert.match(errorLine({ all: true, capture: ['none,tcp'] }), /"all" and "none" stand alone/);
 });
 
 test('every flag parsed', () => {
