@@ -321,14 +321,23 @@ export class DecoderLane {
     const closed = ps && ps.closed.length > 0 ? ps.closed.splice(0) : [];
     if (item !== undefined) for (const c of item.closed) closed.push(c);
     if (ps) ps.closedPending -= closed.length;
-    const batch = encodeBatch({
-      probe,
-      schema: this.#ctx.schemaOf(probe),
-      records,
-      streams,
-      closed,
-      logs: this.#ctx.events !== undefined,
-    });
+    let batch: Buffer;
+    try {
+      batch = encodeBatch({
+        probe,
+        schema: this.#ctx.schemaOf(probe),
+        records,
+        streams,
+        closed,
+        logs: this.#ctx.events !== undefined,
+      });
+    } catch (err) {
+      // A record the encoder cannot write (a bug, or a probe whose records break its
+      // layout) costs this batch, counted, never the daemon.
+      this.#ctx.logger.error('encoding a batch failed; it is dropped (bug)', { decoder: this.host.label, probe, records: records.length, err });
+      this.#ctx.self.dropped(this.host.label, 'encode_error', 1, records.length);
+      return this.#nextCall();
+    }
     return { probe, batch, records: records.length, closed, streams: streams.length > 0 };
   }
 

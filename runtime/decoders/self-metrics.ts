@@ -25,7 +25,7 @@ export const metricNames = [
 export type CallResult = 'ok' | 'fault' | 'bad_output' | 'decode_error';
 export type FaultLabel = 'trap' | 'timeout' | 'oom' | 'bad_output' | 'oversize';
 /** Why batches or records never reached a decoder. */
-export type DropReason = 'queue_full' | 'backoff' | 'quarantined' | 'loading' | 'shutdown';
+export type DropReason = 'queue_full' | 'backoff' | 'quarantined' | 'loading' | 'shutdown' | 'encode_error';
 /** Why stream bytes were thrown away (the next segment then carries `gap`). */
 export type StreamDropReason = 'overflow' | 'too_many_streams' | 'gap' | 'reset' | 'state';
 export type LogDropReason = 'per_call_cap' | 'invalid';
@@ -101,7 +101,7 @@ export function decoderSelfMetrics(registry: Registry): DecoderSelfMetrics {
   });
   const batchesDropped = new Counter({
     name: 'lightfoot_decoder_batches_dropped_total',
-    help: 'Batches not delivered to a decoder: queue_full (overload), backoff, quarantined, loading.',
+    help: 'Batches not delivered to a decoder: queue_full (overload), backoff, quarantined, loading, shutdown, encode_error (a batch the host could not encode: a bug, logged).',
     labelNames: ['decoder', 'reason'] as const,
     registers,
   });

@@ -305,3 +305,18 @@ test('a close rides with the records queued before it, later records go in a lat
   await m.flush();
   assert.deepEqual(got.map((b) => [b.records.map((r) => r[1]), b.closed ?? []]), [[[1], []], [[2], [9]], [[3], []]]);
 });
+
+test('a batch the host cannot encode is dropped and counted (encode_error), and the lane goes on', async () => {
+  const h = createHarness();
+  const a = recorder(h, '/d/a.wasm', fakeInfo('a', { subscriptions: [{ probe: 'tcp', kinds: [], streams: false }, { probe: 'tls', kinds: [], streams: false }] }));
+  // A schema number outside u32 makes the encoder throw: a stand-in for any encoder bug.
+  const m = h.manager({ probeSchemas: { tcp: -1 } });
+  m.dispatch('tcp', [rec(1), rec(2)]);
+  h.scheduler.run();
+  m.dispatch('tls', [rec(7)]);
+  h.scheduler.run();
+  await m.flush();
+  assert.deepEqual(a.map((x) => [x.probe, x.records]), [['tls', [rec(7)]]]);
+  assert.equal(await h.metric('lightfoot_decoder_batches_dropped_total', { decoder: 'a', reason: 'encode_error' }), 1);
+  assert.equal(await h.metric('lightfoot_decoder_records_dropped_total', { decoder: 'a', reason: 'encode_error' }), 2);
+});
