@@ -208,9 +208,6 @@ console.log('READY');
 
 test('Node https server and client (OpenSSL inside the node binary): both sides counted, one attachment, no duplicates', {
   skip: needsRoot,
-  // Measured: every call is captured and joined (calls=36, unjoined=0), but only one side's
-  // requests pair up (9 of 18); the memory-BIO join of the other side needs work.
-  todo: 'one of the two Node sides does not pair request and response yet',
 }, async () => {
   const server = spawnWorkload(process.execPath, ['-e', NODE_SERVER, path.join(certDir, 'key.pem'), path.join(certDir, 'cert.pem')]);
   const port = Number((await server.waitForLine(/^PORT (\d+)/))[1]);

@@ -83,3 +83,19 @@ test('V8 throughput (informational)', async (t) => {
   const s = Number(process.hrtime.bigint() - t0) / 1e9;
   t.diagnostic(`http1-requests on V8: ${(n * 512 / s / 1e6).toFixed(2)} M segments/s, ${(n * batch.length / s / 1e6).toFixed(1)} MB/s of batch (${batch.length} B batches, ${(s / n * 1e6).toFixed(0)} µs each)`);
 });
+
+test('server side: a response segment before its request in one batch still pairs (the host sends egress first)', async () => {
+  const dec = await loadV8(bytes);
+  const batch = (streams: { c: bigint; d: number; data: Buffer; eos: boolean }[]) => encode({ v: 1, probe: 'tcp', schema: 1, logs: false, records: [], streams });
+  const resp = (n: number) => Buffer.from('HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n'.repeat(n));
+  // Server conn 1: two responses (egress, d 0) then the two requests (ingress, d 1).
+  const out = dec.decode(batch([
+    { c: 1n, d: 0, data: resp(2), eos: false },
+    { c: 1n, d: 1, data: Buffer.from('GET /x HTTP/1.1\r\n\r\nHEAD /y HTTP/1.1\r\n\r\n'), eos: false },
+    // Conn 2: a response whose request is not in the batch: counted, method unknown.
+    { c: 2n, d: 0, data: resp(1), eos: false },
+  ]));
+  const got: Record<string, number> = {};
+  for (const m of out.metrics.filter((x) => x.metric === 0)) got[m.labels.join('/')] = (got[m.labels.join('/')] ?? 0) + m.value;
+  assert.deepEqual(got, { 'GET/4xx': 1, 'HEAD/4xx': 1, 'unknown/4xx': 1 });
+});

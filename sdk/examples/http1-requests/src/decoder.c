@@ -2,7 +2,8 @@
 //
 // Subscribes to the tcp probe's payload streams, finds HTTP/1.x request lines
 // and status lines in both directions (client or server side), pairs each
-// response with the oldest pending request of its connection, and counts
+// response with the oldest pending request of its connection (a server's
+// response may come first in a batch: egress segments precede ingress), counts
 // lightfoot_http1_requests_total{method,status_class}. Partial lines are left
 // unconsumed (the host hands them back with the next segment); after a `gap`
 // the parser resyncs at the next line start; state is freed on `closed`.
@@ -43,7 +44,35 @@ typedef struct {
   bool logs;
 } start_ctx_t;
 
-// A start line: queue requests; pair responses with the oldest queued request.
+static void count_request(start_ctx_t *x, const conn_req_t *req, uint16_t status) {
+  lf_str_t labels[2] = {lf_str(METHODS[req->method]), lf_str(STATUS_CLASS[status / 100])};
+  lf_out_metric(x->out, M_REQUESTS, LF_ADD, 1, labels, 2);
+  if (x->logs) {
+    lf_log_t *ev = lf_out_log(x->out, LF_INFO, "request", x->conn->id);
+    lf_log_str(ev, "method", labels[0]);
+    lf_log_str(ev, "path", lf_strn(req->path, req->path_len));
+    lf_log_uint(ev, "status", status);
+  }
+}
+
+// Responses still without a request once the batch has moved past their
+// connection: counted with method "unknown", never dropped.
+static void flush_orphans(start_ctx_t *x) {
+  conn_t *c = x->conn;
+  const conn_req_t unknown = {.method = METHOD_UNKNOWN};
+  for (uint8_t i = 0; i < c->orphans; i++) count_request(x, &unknown, c->orphan_status[i]);
+  c->orphans = 0;
+}
+
+static void flush_orphans_of(lf_output_t *out, bool logs, uint64_t id) {
+  conn_t *c = conn_get(id, false);
+  if (!c || !c->orphans) return;
+  start_ctx_t x = {out, c, logs};
+  flush_orphans(&x);
+}
+
+// A start line: queue requests; pair responses with the oldest queued request
+// (or a request with the oldest response that came before it in this batch).
 static bool on_start(void *p, const http1_start_t *st) {
   start_ctx_t *x = p;
   conn_t *c = x->conn;
@@ -52,29 +81,31 @@ static bool on_start(void *p, const http1_start_t *st) {
     c->announced = true;
   }
   if (!st->is_response) {
+    conn_req_t r = {.method = method_index(st->method, st->method_len)};
+    r.path_len = (uint8_t)(st->target_len < CONN_PATH_MAX ? st->target_len : CONN_PATH_MAX);
+    memcpy(r.path, st->target, r.path_len);
+    if (c->orphans) {
+      uint16_t status = c->orphan_status[0];
+      memmove(c->orphan_status, c->orphan_status + 1, (size_t)(c->orphans - 1) * sizeof c->orphan_status[0]);
+      c->orphans--;
+      count_request(x, &r, status);
+      return false;
+    }
     if (c->count == CONN_FIFO) { c->head = (uint8_t)((c->head + 1) % CONN_FIFO); c->count--; } // drop the oldest
-    conn_req_t *r = &c->fifo[(c->head + c->count) % CONN_FIFO];
+    c->fifo[(c->head + c->count) % CONN_FIFO] = r;
     c->count++;
-    r->method = method_index(st->method, st->method_len);
-    r->path_len = (uint8_t)(st->target_len < CONN_PATH_MAX ? st->target_len : CONN_PATH_MAX);
-    memcpy(r->path, st->target, r->path_len);
     return false;
   }
   if (st->status < 200 && st->status != 101) return false; // interim 1xx: the final response follows
-  conn_req_t req = {.method = METHOD_UNKNOWN};
-  if (c->count) {
-    req = c->fifo[c->head];
-    c->head = (uint8_t)((c->head + 1) % CONN_FIFO);
-    c->count--;
+  if (!c->count) {
+    if (c->orphans == CONN_FIFO) flush_orphans(x);
+    c->orphan_status[c->orphans++] = st->status;
+    return false; // its method is not known yet: assume a body follows (not HEAD)
   }
-  lf_str_t labels[2] = {lf_str(METHODS[req.method]), lf_str(STATUS_CLASS[st->status / 100])};
-  lf_out_metric(x->out, M_REQUESTS, LF_ADD, 1, labels, 2);
-  if (x->logs) {
-    lf_log_t *ev = lf_out_log(x->out, LF_INFO, "request", c->id);
-    lf_log_str(ev, "method", labels[0]);
-    lf_log_str(ev, "path", lf_strn(req.path, req.path_len));
-    lf_log_uint(ev, "status", st->status);
-  }
+  conn_req_t req = c->fifo[c->head];
+  c->head = (uint8_t)((c->head + 1) % CONN_FIFO);
+  c->count--;
+  count_request(x, &req, st->status);
   return req.method == METHOD_HEAD;
 }
 
@@ -94,8 +125,11 @@ bool exports_lightfoot_decoder_decoder_decode(decoder_plugin_list_u8_t *batch, l
   size_t before = conn_count();
   lf_iter_t st = lf_batch_streams(&b);
   lf_segment_t seg;
+  uint64_t prev = 0; // a connection's segments are adjacent in a batch
   while (lf_next_segment(&st, &seg)) {
-    conn_t *c = conn_get(seg.conn, true);
+    if (prev && prev != seg.conn) flush_orphans_of(ret, b.logs, prev);
+    prev = seg.conn;
+    conn_t *c = conn_get(seg.conn, true); // may grow the table: no conn_t pointer is kept across it
     uint32_t consumed = seg.data.len;
     if (c) {
       http1_stream_t *s = &c->dir[seg.dir];
@@ -112,6 +146,7 @@ bool exports_lightfoot_decoder_decoder_decode(decoder_plugin_list_u8_t *batch, l
     }
     lf_out_stream(ret, seg.conn, seg.dir, consumed);
   }
+  if (prev) flush_orphans_of(ret, b.logs, prev);
   lf_iter_t cl = lf_batch_closed(&b);
   uint64_t conn;
   while (lf_next_closed(&cl, &conn)) conn_free(conn);
