@@ -176,7 +176,7 @@ export async function http2Overhead(): Promise<BenchSection> {
   }
   return {
     title: 'Node http2 workload overhead (h2c)',
-    method: `Node ${process.version} http2 server and client (test/workloads/h2-peers.js), one h2c session, 4 request loops, ${DURATION_MS} ms per run; ${PAIRS} rounds of unmonitored / monitored (default: tcp + http2 decoders, payload capture on) / monitored with the http2 decoder disabled (--config enabled:false: no payload capture), interleaved, medians. lightfoot watches both processes.`,
+    method: `Node ${process.version} http2 server and client (test/workloads/h2-peers.js), one h2c session, 4 request loops, ${DURATION_MS} ms per run; ${PAIRS} rounds of unmonitored / monitored (tcp + http2 decoders, --capture tcp,openssl: cleartext payload capture on) / monitored with the http2 decoder disabled (--config enabled:false: no payload capture), interleaved, medians. lightfoot watches both processes.`,
     rows: [
       { name: 'unmonitored', value: median(plain), unit: 'req/s', detail: plain.map((x) => fmt(x)).join(', ') },
       { name: 'monitored (http2 decoder, capture on)', value: median(watched), unit: 'req/s', detail: watched.map((x) => fmt(x)).join(', ') },

@@ -16,6 +16,7 @@ import { eventually, startDaemon, type Daemon } from '../helpers/daemon';
 import { cleanup, spawnWorkload } from '../helpers/process';
 import { sumOf, type Sample } from '../helpers/prom';
 import { PEERS, peerRun, peerServer } from '../decoders/http2-harness';
+import { makeCert } from '../helpers/tls';
 import { needsRoot, sleep, uniqueComm } from './kernel-test-env';
 
 after(() => cleanup.run());
@@ -103,6 +104,50 @@ test('grpc-js h2c, both sides: 7 OK, 3 NOT_FOUND, 2 INTERNAL and a server-stream
       await srv.kill();
     }
   });
+});
+
+test('grpc-js over TLS (OpenSSL inside node), both sides, default capture: exact per code, joined to the TCP connection', { skip: needsRoot }, async () => {
+  const sc = uniqueComm('lfh2ts'), cc = uniqueComm('lfh2tc');
+  const cert = makeCert();
+  // The default daemon: TLS plaintext (openssl) is captured, cleartext is not.
+  const d = await startDaemon(['--comm', sc, '--comm', cc]);
+  try {
+    assert.deepEqual(d.logs.find((l) => l.msg === 'lightfoot ready')?.payloadCapture, ['openssl']);
+    const srv = await peerServer(['grpc-server', '--port', '0', '--tls', `${cert.key},${cert.cert}`, '--comm', sc]);
+    try {
+      // The server's node binary is planned and attached (at its exec, or the next rescan);
+      // the client runs the same binary, so its calls are covered from its first one.
+      await eventually(() => d.logs.some((l) => l.msg === 'uprobes attached' && l.module === 'openssl'), 15_000);
+      const done = await peerRun(['grpc-client', '--port', String(srv.port), '--plan', 'ok:4,notfound:2,internal:1', '--stream', '1', '--tls', cert.cert, '--comm', cc]);
+      assert.equal(done, 'DONE codes={"0":4,"5":2,"13":1} streamed=3');
+      await eventually(async () => count(await d.scrape(), 'lightfoot_rpc_server_duration_seconds') === 8 &&
+        count(await d.scrape(), 'lightfoot_rpc_client_duration_seconds') === 8, 10_000).catch(async (err) => {
+        const s = await d.scrape();
+        throw new Error(`${(err as Error).message}: server=${count(s, 'lightfoot_rpc_server_duration_seconds')} client=${count(s, 'lightfoot_rpc_client_duration_seconds')} ssl=${JSON.stringify(s.filter((x) => x.name === 'lightfoot_probe_kernel_events_total' && x.labels.probe === 'openssl').map((x) => [x.labels.stat, x.value]))}`);
+      });
+      await sleep(300);
+      const s = await d.scrape();
+      for (const side of ['server', 'client']) {
+        const m = `lightfoot_rpc_${side}_duration_seconds`;
+        const base = { rpc_system: 'grpc', rpc_service: 'lightfoot.test.Echo', server_port: String(srv.port) };
+        assert.equal(count(s, m, { ...base, rpc_method: 'Unary', rpc_grpc_status_code: '0' }), 4, side);
+        assert.equal(count(s, m, { ...base, rpc_method: 'Unary', rpc_grpc_status_code: '5' }), 2, side);
+        assert.equal(count(s, m, { ...base, rpc_method: 'Unary', rpc_grpc_status_code: '13' }), 1, side);
+        assert.equal(count(s, m, { ...base, rpc_method: 'Stream', rpc_grpc_status_code: '0' }), 1, side);
+      }
+      assert.equal(sumOf(s, 'lightfoot_http2_connections_total', { transport: 'tls' }), 2, 'one TLS connection, seen from each end');
+      assert.equal(sumOf(s, 'lightfoot_http2_connections_total', { transport: 'h2c' }), 0);
+      assert.equal(sumOf(s, 'lightfoot_probe_kernel_events_total', { probe: 'openssl', stat: 'unjoined' }), 0, 'every TLS call joined to its socket');
+      assert.equal(sumOf(s, 'lightfoot_decoder_faults_total', { decoder: 'http2' }), 0);
+      const failed = d.events.filter((e) => e.event === 'rpc-failed' && e.side === 'server');
+      assert.equal(failed.length, 3);
+      assert.equal((failed[0]!.annotations as Record<string, string>).protocol, 'h2');
+    } finally {
+      await srv.kill();
+    }
+  } finally {
+    assert.equal(await d.stop(), 0);
+  }
 });
 
 test('without --capture tcp, cleartext is not captured: no capture hook, no h2c decoded, TCP still exact', { skip: needsRoot }, async () => {
