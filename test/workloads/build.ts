@@ -95,13 +95,64 @@ export interface TlsClients {
   shared: string;
   /** tls_client.c with libssl.a and libcrypto.a linked in (libc stays shared). */
   static: string;
+  /** tls-rs/boring-client: Rust, BoringSSL linked statically (the `boring` crate). */
+  boring: string;
+  /** tls-rs/ossl-client: Rust, OpenSSL 1.1.1 linked statically (`openssl` + openssl-src 111). */
+  openssl111: string;
 }
 
-/** The TLS client workload, both ways of linking OpenSSL (Debian libssl-dev). */
+/** Where the Rust TLS clients are built: outside the checkout, so a fresh clone reuses it. */
+export function tlsRsTargetDir(): string {
+  return `${process.env.LIGHTFOOT_CACHE || '/var/cache/lightfoot'}/tls-rs-target`;
+}
+
+function cargoBin(): string {
+  for (const dir of (process.env.PATH || '').split(path.delimiter)) {
+    if (dir && fs.existsSync(path.join(dir, 'cargo'))) return path.join(dir, 'cargo');
+  }
+  return path.join(os.homedir(), '.cargo', 'bin', 'cargo');
+}
+
+let pendingRs: Promise<{ boring: string; openssl111: string }> | undefined;
+
+/**
+ * The Rust clients of test/workloads/tls-rs/ (one cargo workspace, Cargo.lock
+ * committed, --locked). Cargo's own freshness check makes a warm call cheap;
+ * a cold one builds BoringSSL (cmake) and OpenSSL 1.1.1 from source: minutes.
+ */
+function buildTlsRs(): Promise<{ boring: string; openssl111: string }> {
+  if (!pendingRs) {
+    pendingRs = (async () => {
+      const manifest = path.join(path.dirname(tcpWorkloadSource()), 'tls-rs', 'Cargo.toml');
+      const target = tlsRsTargetDir();
+      fs.mkdirSync(target, { recursive: true });
+      process.stderr.write(`workloads: cargo build --release ${manifest} (boring-client: BoringSSL, ossl-client: OpenSSL 1.1.1) into ${target}; a cold build takes minutes\n`);
+      try {
+        await execFileP(cargoBin(), ['build', '--release', '--locked', '--manifest-path', manifest], {
+          env: { ...process.env, CARGO_TARGET_DIR: target, CARGO_BUILD_JOBS: process.env.CARGO_BUILD_JOBS || '2' },
+          timeout: 45 * 60_000,
+          maxBuffer: 64 << 20,
+        });
+      } catch (err) {
+        const e = err as { stderr?: string; message: string };
+        throw new Error(`building ${manifest} failed: ${(e.stderr || e.message).slice(-4000)}`);
+      }
+      return {
+        boring: path.join(target, 'release', 'boring-client'),
+        openssl111: path.join(target, 'release', 'ossl-client'),
+      };
+    })();
+    pendingRs.catch(() => { pendingRs = undefined; });
+  }
+  return pendingRs;
+}
+
+/** The TLS client workloads: tls_client.c both ways of linking OpenSSL (Debian libssl-dev), and the Rust clients. */
 export async function buildTlsClients(): Promise<TlsClients> {
   const src = tcpWorkloadSource().replace(/tcp_workload\.c$/, 'tls_client.c');
   return {
     shared: await compileCached(src, 'tls_client', ['-lssl', '-lcrypto']),
     static: await compileCached(src, 'tls_client_static', ['-Wl,-Bstatic', '-lssl', '-lcrypto', '-Wl,-Bdynamic', '-ldl', '-lpthread']),
+    ...(await buildTlsRs()),
   };
 }
