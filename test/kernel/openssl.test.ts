@@ -1,6 +1,7 @@
 /**
  * The openssl probe module end to end: real TLS clients (curl with the shared
  * libssl.so.3, a C client linked with libssl.a, one using only the _ex calls,
+ * Rust clients linked statically with BoringSSL and with OpenSSL 1.1.1,
  * Node's https with the OpenSSL inside the node binary) against local TLS
  * servers, the daemon attached per binary by the module's planner, and the
  * shipped http1-requests decoder subscribed to the TLS plaintext streams.
@@ -130,6 +131,10 @@ test('curl over HTTPS (shared libssl.so.3): N requests counted exactly, bytes eq
 for (const variant of [
   { name: 'a C program linked statically with libssl.a', bin: () => clients.static, args: [] as string[], fn: 'SSL_write' },
   { name: 'a program that uses only SSL_read_ex/SSL_write_ex', bin: () => clients.shared, args: ['--ex'], fn: 'SSL_write_ex' },
+  // Rust programs (test/workloads/tls-rs/): BoringSSL has SSL_read/SSL_write and no
+  // _ex forms; rust-openssl 0.10.57 calls SSL_read/SSL_write on 1.1.1 too.
+  { name: 'a Rust program linked statically with BoringSSL (boring crate)', bin: () => clients.boring, args: [], fn: 'SSL_write' },
+  { name: 'a Rust program linked statically with OpenSSL 1.1.1 (openssl-src)', bin: () => clients.openssl111, args: [], fn: 'SSL_write' },
 ]) {
   test(`${variant.name}: requests and bytes exact`, { skip: needsRoot }, async () => {
     const srv = await tlsServer();
