@@ -1,7 +1,7 @@
 /**
  * Probe planning with the real engine and real binaries: binary introspection
  * (symbols, build-id, text bounds, cache), the openssl planner on libssl.so.3,
- * a static libssl.a program and node, and hostile planners (trap, endless
+ * a static libssl.a program, Rust programs with BoringSSL and OpenSSL 1.1.1 and node, and hostile planners (trap, endless
  * loop, memory hog, foreign program, offset outside the function, uretprobe in
  * a Go binary, oversized plan) plus fuzzed binary-info: nothing is attached
  * from a bad plan and the error names the module and the reason.
@@ -63,7 +63,7 @@ test('introspection refuses a non-ELF file with a clear message', () => {
   assert.throws(() => native.readBinaryInfo(f, {}), /reading binary .*not-elf: not a 64-bit ELF file/);
 });
 
-test('the openssl planner plans libssl.so.3, a static libssl.a program and node; refuses libc and says why', async () => {
+test('the openssl planner plans libssl.so.3, a static libssl.a program, Rust programs with BoringSSL and OpenSSL 1.1.1, and node; refuses libc and says why', async () => {
   const p = new ModulePlanner(opensslModule, engine, root, native.readBinaryInfo);
   const lib = p.plan(p.info(LIBSSL));
   assert.equal(lib.status, 'planned');
@@ -73,6 +73,15 @@ test('the openssl planner plans libssl.so.3, a static libssl.a program and node;
   assert.ok(lib.notes.some((n) => /SSL_write_ex2/.test(n)), 'Debian 3.0 has no SSL_write_ex2, and the plan says so');
   const stat = await buildTlsClients();
   assert.equal(p.plan(p.info(stat.static)).status, 'planned');
+  // Rust, statically linked: BoringSSL (no _ex forms) and OpenSSL 1.1.1 (the linker
+  // dropped the unused _ex ones); the symbols are local in .symtab.
+  for (const bin of [stat.boring, stat.openssl111]) {
+    const r = p.plan(p.info(bin));
+    assert.equal(r.status, 'planned', bin);
+    if (r.status !== 'planned') continue;
+    const got = r.attaches.map((a) => `${a.symbol}:${a.retprobe ? 'ret' : 'entry'}`).sort();
+    assert.deepEqual(got, ['SSL_free:entry', 'SSL_read:entry', 'SSL_read:ret', 'SSL_write:entry', 'SSL_write:ret'], bin);
+  }
   assert.equal(p.plan(p.info(process.execPath)).status, 'planned');
   const libc = p.plan(p.info('/lib/x86_64-linux-gnu/libc.so.6'));
   assert.equal(libc.status, 'not-applicable');
