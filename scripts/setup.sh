@@ -9,6 +9,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 debs=(clang-19 llvm-19 lld-19 libbpf-dev bpftool pkg-config make gcc
       autoconf automake autopoint flex bison gawk m4   # vendored libelf in native/'s libbpf-sys
       wasi-libc libclang-rt-19-dev-wasm32                 # C decoders -> wasm32
+      cmake g++ libclang1-19                              # boring-sys (BoringSSL, bindgen) of test/workloads/tls-rs
       nftables iproute2 curl ca-certificates
       nghttp2-client nghttp2-server                     # h2c peers of the http2 decoder tests
       containerd runc containernetworking-plugins openssl)  # test cluster (test/k8s/); openssl: test certificates
