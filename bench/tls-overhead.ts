@@ -7,6 +7,7 @@
  * extra run with --bpf-stats) and binary introspection time on the ~100 MB
  * node executable, first parse and cached.
  */
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { cleanup, spawnWorkload } from '../test/helpers/process';
 import { startDaemon, eventually } from '../test/helpers/daemon';
@@ -42,7 +43,16 @@ process.stdin.once('data', () => {
 console.log('READY');
 `;
 
-async function oneRun(port: number, serverPid: number, decoders: string, monitored: boolean, bpfStats = false): Promise<{ rps: number; requests: number; hits?: number }> {
+/** utime + stime of a process so far, µs (USER_HZ 100). */
+function cpuUs(pid: number): number {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[11]) + Number(f[12])) * 1e4;
+}
+
+interface RunStats { rps: number; requests: number; hits?: number; bpfUs?: number; daemonUs?: number }
+
+async function oneRun(port: number, serverPid: number, decoders: string, monitored: boolean, bpfStats = false): Promise<RunStats> {
   const client = spawnWorkload(process.execPath, ['-e', CLIENT, String(port), String(DURATION_MS), String(CONCURRENCY)], { stdin: true });
   await client.waitForLine(/^READY/);
   const d = monitored
@@ -50,15 +60,19 @@ async function oneRun(port: number, serverPid: number, decoders: string, monitor
     : undefined;
   try {
     if (d) await eventually(() => d.logs.some((l) => l.msg === 'uprobes attached'), 10_000);
+    const daemon0 = d ? cpuUs(d.proc.pid!) : 0;
     client.send('go');
     const m = await client.waitForLine(/^RESULT requests=(\d+) rps=([\d.]+)/, DURATION_MS + 20_000);
-    let hits: number | undefined;
+    const out: RunStats = { rps: Number(m[2]), requests: Number(m[1]) };
     if (d && bpfStats) {
       const s = await d.scrape();
-      hits = ['lf_ssl_rw_enter', 'lf_ssl_rw_ex_enter', 'lf_ssl_write_ex2_enter', 'lf_ssl_rw_exit', 'lf_ssl_free']
+      out.hits = ['lf_ssl_rw_enter', 'lf_ssl_rw_ex_enter', 'lf_ssl_write_ex2_enter', 'lf_ssl_rw_exit', 'lf_ssl_free']
         .reduce((n, p) => n + sumOf(s, 'lightfoot_bpf_program_runs_total', { program: p }), 0);
+      // Time inside every BPF program of the daemon (uprobes, companions, TCP), as the kernel measures it.
+      out.bpfUs = sumOf(s, 'lightfoot_bpf_program_run_seconds_total') * 1e6;
+      out.daemonUs = cpuUs(d.proc.pid!) - daemon0;
     }
-    return { rps: Number(m[2]), requests: Number(m[1]), hits };
+    return out;
   } finally {
     await d?.stop();
     await client.kill();
@@ -87,6 +101,8 @@ export async function tlsOverhead(): Promise<BenchSection> {
       { name: 'Node https, monitored (openssl module + http1 decoder, both processes)', value: median(watched), unit: 'req/s', detail: watched.map((x) => fmt(x)).join(', ') },
       { name: 'Node https, ratio monitored / unmonitored', value: median(watched) / median(plain), unit: 'x', detail: `target >= 0.90; ≈ ${fmt(perReq, 1)} µs of CPU per request (both sides)` },
       { name: 'uprobe hits per request (both processes)', value: (stats.hits ?? 0) / Math.max(1, stats.requests), unit: 'hits', detail: `${fmt(stats.hits ?? 0)} program runs for ${fmt(stats.requests)} requests (--bpf-stats run)` },
+      { name: 'where it goes: BPF program time per request', value: (stats.bpfUs ?? 0) / Math.max(1, stats.requests), unit: 'µs', detail: 'kernel run-time stats of all the daemon\'s programs (--bpf-stats run); the uprobe trap and uretprobe trampoline around each hit are not included' },
+      { name: 'where it goes: daemon CPU per request', value: (stats.daemonUs ?? 0) / Math.max(1, stats.requests), unit: 'µs', detail: 'utime + stime of lightfoot run during the --bpf-stats run: ring reading, reassembly, the http1 decoder; on 2 vCPUs it competes with the workload' },
     );
     // Introspection of the ~100 MB node executable.
     const node = path.resolve(process.execPath);
