@@ -33,8 +33,9 @@ function lines(stream: NodeJS.ReadableStream, onLine: (l: string) => void): void
   });
 }
 
-export async function startDaemon(args: string[], timeoutMs = 20_000): Promise<Daemon> {
-  const proc = spawn(process.execPath, [CLI, 'run', '--metrics-addr', '127.0.0.1:0', '--log-format', 'json', ...args], {
+/** `node`: the Node binary that runs the daemon (default: the one running the tests). */
+export async function startDaemon(args: string[], timeoutMs = 20_000, node = process.execPath): Promise<Daemon> {
+  const proc = spawn(node, [CLI, 'run', '--metrics-addr', '127.0.0.1:0', '--log-format', 'json', ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const events: Record<string, unknown>[] = [];
