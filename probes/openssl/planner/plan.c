@@ -99,7 +99,7 @@ bool exports_lightfoot_decoder_planner_plan(info_t *info, lightfoot_decoder_type
   else
     note(&ret->notes, "no SSL_free: connections are forgotten by LRU eviction, not at close");
   if (!find(info, "SSL_write_ex2")) note(&ret->notes, "no SSL_write_ex2 (OpenSSL before 3.4, 1.1.1, or BoringSSL)");
-  if (!find(info, "SSL_read_ex")) note(&ret->notes, "no SSL_read_ex/SSL_write_ex (OpenSSL 1.1.0 or older, or BoringSSL before 2023)");
+  if (!find(info, "SSL_read_ex")) note(&ret->notes, "no SSL_read_ex/SSL_write_ex in this binary (OpenSSL before 1.1.1, BoringSSL, or a static link that left them out)");
   note(&ret->notes, "offsets: ELF symbol table of the binary (entry points); returns by uretprobe (C code)");
 #if LF_HOSTILE == 4
   planner_plugin_string_dup(&out[0].program, "lf_tcp_set_state");
