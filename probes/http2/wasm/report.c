@@ -10,7 +10,7 @@
 #include "lf_out.h"
 #include "h2.h"
 #include "metrics.h"
-#include "net_fmt.h"
+#include "lf_net_fmt.h"
 
 static lf_output_t *g_out;
 static bool g_logs;

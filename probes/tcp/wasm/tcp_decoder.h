@@ -2,7 +2,7 @@
  *
  * Files: arena.c (the guest heap: a bump arena reset between calls),
  * conn_table.c (bounded insertion-ordered hash tables cookie -> connection
- * state), labels.c (IP text, label values), decode.c (describe/decode exports).
+ * state), labels.c (label values; IP text from sdk/guest/c/lf_net_fmt.h), decode.c (describe/decode exports).
  * The semantics mirror probes/tcp/decoder.ts + runtime/daemon/tcp-sink.ts; the
  * plain-TypeScript twin is probes/tcp/reference-decoder.ts (keep them in step).
  */
@@ -64,11 +64,8 @@ conn_t *table_insert(table_t *t, uint64_t cookie);
 void table_remove(table_t *t, conn_t *c);
 conn_t *table_oldest(table_t *t);
 
-/* labels.c */
-size_t lf_fmt_u64(char *dst, uint64_t v);
-size_t lf_fmt_ip(char *dst, uint8_t family, const uint8_t addr[16]);      /* <= 39 bytes */
-size_t lf_fmt_endpoint(char *dst, uint8_t family, const uint8_t addr[16], uint16_t port); /* <= 47 */
-size_t lf_comm_utf8(char *dst, const char comm[16]);                     /* <= 32 */
+/* Text forms (sdk/guest/c), shared with the http2 decoder. */
+#include "lf_net_fmt.h" /* lf_fmt_u64, lf_fmt_ip, lf_fmt_endpoint, lf_comm_utf8 */
 const char *lf_role_name(uint8_t role);
 const char *lf_state_name(uint8_t state); /* NULL when unnamed: STATE_<n> */
 void lf_conn_labels(conn_t *c, const struct lf_tcp_event *ev);

@@ -1,11 +1,18 @@
-/* Text forms of the TCP identity in event lines: IP addresses (RFC 5952, as
- * runtime/net/ip-format.ts and the tcp decoder write them), endpoints, process
- * names. The same code as probes/tcp/wasm/labels.c, so the two decoders' event
- * lines agree. */
-#include "h2.h"
-#include "net_fmt.h"
+/* Text forms of a connection's identity for event lines and labels, written
+ * the way the host writes them (runtime/net/ip-format.ts): IP addresses in RFC
+ * 5952 form, "addr:port" / "[v6]:port" endpoints, and a kernel comm as UTF-8
+ * (bytes >= 0x80 as Latin-1). Used by the built-in tcp and http2 decoders, so
+ * their lines agree; third-party decoders may use it too.
+ *
+ * Buffer sizes: lf_fmt_u64 <= 20 bytes, lf_fmt_ip <= 39, lf_fmt_endpoint <= 47,
+ * lf_comm_utf8 <= 32. Nothing is NUL-terminated; each returns the length. */
+#ifndef LF_NET_FMT_H
+#define LF_NET_FMT_H
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
 
-size_t lf_fmt_u64(char *dst, uint64_t v) {
+static inline size_t lf_fmt_u64(char *dst, uint64_t v) {
   char tmp[20];
   size_t n = 0;
   do {
@@ -16,7 +23,7 @@ size_t lf_fmt_u64(char *dst, uint64_t v) {
   return n;
 }
 
-static size_t fmt_v4(char *dst, const uint8_t *b) {
+static inline size_t lf_fmt_priv_v4(char *dst, const uint8_t *b) {
   size_t n = 0;
   for (int i = 0; i < 4; i++) {
     if (i) dst[n++] = '.';
@@ -25,7 +32,7 @@ static size_t fmt_v4(char *dst, const uint8_t *b) {
   return n;
 }
 
-static size_t fmt_hex16(char *dst, unsigned g) {
+static inline size_t lf_fmt_priv_hex16(char *dst, unsigned g) {
   static const char hex[] = "0123456789abcdef";
   size_t n = 0;
   bool started = false;
@@ -39,10 +46,10 @@ static size_t fmt_hex16(char *dst, unsigned g) {
   return n;
 }
 
-static size_t fmt_v6(char *dst, const uint8_t *b) {
+static inline size_t lf_fmt_priv_v6(char *dst, const uint8_t *b) {
   bool mapped = b[10] == 0xff && b[11] == 0xff;
   for (int i = 0; i < 10 && mapped; i++) mapped = b[i] == 0;
-  if (mapped) return fmt_v4(dst, b + 12);
+  if (mapped) return lf_fmt_priv_v4(dst, b + 12);
   unsigned g[8];
   for (int i = 0; i < 8; i++) g[i] = ((unsigned)b[2 * i] << 8) | b[2 * i + 1];
   int best = -1, best_len = 1;
@@ -57,32 +64,32 @@ static size_t fmt_v6(char *dst, const uint8_t *b) {
   if (best < 0) {
     for (int i = 0; i < 8; i++) {
       if (i) dst[n++] = ':';
-      n += fmt_hex16(dst + n, g[i]);
+      n += lf_fmt_priv_hex16(dst + n, g[i]);
     }
     return n;
   }
   for (int i = 0; i < best; i++) {
     if (i) dst[n++] = ':';
-    n += fmt_hex16(dst + n, g[i]);
+    n += lf_fmt_priv_hex16(dst + n, g[i]);
   }
   dst[n++] = ':';
   dst[n++] = ':';
   for (int i = best + best_len; i < 8; i++) {
     if (i > best + best_len) dst[n++] = ':';
-    n += fmt_hex16(dst + n, g[i]);
+    n += lf_fmt_priv_hex16(dst + n, g[i]);
   }
   return n;
 }
 
-size_t lf_fmt_ip(char *dst, uint8_t family, const uint8_t addr[16]) {
-  if (family == 2) return fmt_v4(dst, addr);
-  if (family == 10) return fmt_v6(dst, addr);
+static inline size_t lf_fmt_ip(char *dst, uint8_t family, const uint8_t addr[16]) {
+  if (family == 2) return lf_fmt_priv_v4(dst, addr);
+  if (family == 10) return lf_fmt_priv_v6(dst, addr);
   static const char pre[] = "unknown-family-";
   memcpy(dst, pre, sizeof pre - 1);
   return sizeof pre - 1 + lf_fmt_u64(dst + sizeof pre - 1, family);
 }
 
-size_t lf_fmt_endpoint(char *dst, uint8_t family, const uint8_t addr[16], uint16_t port) {
+static inline size_t lf_fmt_endpoint(char *dst, uint8_t family, const uint8_t addr[16], uint16_t port) {
   char ip[40];
   size_t n = lf_fmt_ip(ip, family, addr), o = 0;
   bool colon = memchr(ip, ':', n) != NULL;
@@ -95,7 +102,7 @@ size_t lf_fmt_endpoint(char *dst, uint8_t family, const uint8_t addr[16], uint16
 }
 
 /* The kernel's NUL-padded comm, read as latin1 (as the TS reader does), as UTF-8. */
-size_t lf_comm_utf8(char *dst, const char comm[16]) {
+static inline size_t lf_comm_utf8(char *dst, const char comm[16]) {
   size_t n = 0;
   for (int i = 0; i < 16; i++) {
     uint8_t ch = (uint8_t)comm[i];
@@ -110,3 +117,4 @@ size_t lf_comm_utf8(char *dst, const char comm[16]) {
   return n;
 }
 
+#endif
