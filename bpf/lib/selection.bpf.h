@@ -72,19 +72,36 @@ static __always_inline bool lf_cgroup_selected(void)
 	return lf_cgroup_match() != 0;
 }
 
-static __always_inline bool lf_current_selected(__u32 tgid)
+/* The part of the decision every variant below shares, from the tgid alone:
+ * 1 selected, 0 not, -1 undecided (the comm and cgroup lists decide). */
+static __always_inline int lf_tgid_decision(__u32 tgid)
 {
 	if (tgid == lf_cfg_self_tgid)
-		return false;
+		return 0;
 	if (lf_cfg_select_all)
-		return true;
+		return 1;
 	if (bpf_map_lookup_elem(&lf_allow_tgid, &tgid))
-		return true;
+		return 1;
+	return -1;
+}
+
+/* Whether --comm lists this process name (key: zero-padded to 16 bytes). */
+static __always_inline bool lf_comm_allowed(const struct lf_comm_key *key)
+{
+	return lf_cfg_filter_comm && bpf_map_lookup_elem(&lf_allow_comm, key);
+}
+
+static __always_inline bool lf_current_selected(__u32 tgid)
+{
+	int d = lf_tgid_decision(tgid);
+
+	if (d >= 0)
+		return d;
 	if (lf_cfg_filter_comm) {
 		struct lf_comm_key key = {};
 
 		lf_process_comm(key.comm);
-		if (bpf_map_lookup_elem(&lf_allow_comm, &key))
+		if (lf_comm_allowed(&key))
 			return true;
 	}
 	if (lf_cfg_filter_cgroup && lf_cgroup_selected())
@@ -121,21 +138,16 @@ static __always_inline bool lf_task_cgroup_selected(struct task_struct *task)
 
 static __always_inline bool lf_task_selected(struct task_struct *task)
 {
-	__u32 tgid = BPF_CORE_READ(task, tgid);
+	int d = lf_tgid_decision(BPF_CORE_READ(task, tgid));
 
-	if (tgid == lf_cfg_self_tgid)
-		return false;
-	if (lf_cfg_select_all)
-		return true;
-	if (bpf_map_lookup_elem(&lf_allow_tgid, &tgid))
-		return true;
+	if (d >= 0)
+		return d;
 	if (lf_cfg_filter_comm) {
 		struct lf_comm_key key = {};
-
 		struct task_struct *leader = BPF_CORE_READ(task, group_leader);
 
 		bpf_probe_read_kernel(key.comm, 16, &leader->comm);
-		if (bpf_map_lookup_elem(&lf_allow_comm, &key))
+		if (lf_comm_allowed(&key))
 			return true;
 	}
 	if (lf_cfg_filter_cgroup && lf_task_cgroup_selected(task))
@@ -149,17 +161,15 @@ static __always_inline bool lf_task_selected(struct task_struct *task)
  * an accepted connection is born long after its listener's owner was chosen. */
 static __always_inline bool lf_recorded_selected(__u32 tgid, const char comm[16], __u64 matched_cgroup)
 {
-	if (tgid == lf_cfg_self_tgid)
-		return false;
-	if (lf_cfg_select_all)
-		return true;
-	if (bpf_map_lookup_elem(&lf_allow_tgid, &tgid))
-		return true;
+	int d = lf_tgid_decision(tgid);
+
+	if (d >= 0)
+		return d;
 	if (lf_cfg_filter_comm) {
 		struct lf_comm_key key = {};
 
 		__builtin_memcpy(key.comm, comm, 16);
-		if (bpf_map_lookup_elem(&lf_allow_comm, &key))
+		if (lf_comm_allowed(&key))
 			return true;
 	}
 	if (lf_cfg_filter_cgroup && matched_cgroup && bpf_map_lookup_elem(&lf_allow_cgroup, &matched_cgroup))
