@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 /** What every benchmark returns, so one runner can record them all. */
 export interface BenchRow {
   /** What was measured, e.g. "loopback ping-pong, 4 conns x 64 B". */
@@ -24,3 +25,10 @@ export const median = (xs: number[]): number => {
 
 export const fmt = (n: number, digits = 0): string =>
   n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+
+/** utime + stime of a whole process so far (exited threads included), µs; USER_HZ is 100. */
+export function processCpuUs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[11]) + Number(f[12])) * 1e4; // fields 14 and 15
+}

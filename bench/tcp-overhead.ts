@@ -17,13 +17,12 @@
  * LIGHTFOOT_BENCH_ROUNDS (default 9) and LIGHTFOOT_BENCH_RUN_MS (default 1500) set its length.
  */
 import { execFileSync } from 'node:child_process';
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { buildWorkloads } from '../test/helpers/workloads';
 import { cleanup, spawnWorkload, startServer } from '../test/helpers/process';
-import { startDaemon } from '../test/helpers/daemon';
+import { eventually, startDaemon } from '../test/helpers/daemon';
 import { sumOf } from '../test/helpers/prom';
-import { fmt, median, type BenchRow, type BenchSection } from './bench-result';
+import { fmt, median, processCpuUs, type BenchRow, type BenchSection } from './bench-result';
 
 type Binding = typeof import('../runtime/native/binding');
 
@@ -46,15 +45,6 @@ interface Run {
   rps: number;
   /** CPU time of client and server per request, µs: what the probe adds, far less disturbed by other load than throughput. */
   cpuUs: number;
-}
-
-const TICK_US = 1e6 / 100; // USER_HZ
-
-/** utime + stime of a whole process (exited threads included), µs. */
-function processCpuUs(pid: number): number {
-  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(f[11]) + Number(f[12])) * TICK_US; // fields 14 and 15
 }
 
 let serverPid = 0;
@@ -107,12 +97,13 @@ async function runUnder(cond: Condition, bin: string, port: number, msg: number,
         if (cond !== 'unselected') {
           // With capture on, the daemon may still be working through the payload backlog.
           let opened: number[] = [];
-          for (const t0 = Date.now(); Date.now() - t0 < 15_000; await new Promise((r) => setTimeout(r, 100))) {
+          await eventually(async () => {
             const s = await d.scrape();
             opened = [CLIENT, SERVER].map((comm) => sumOf(s, 'lightfoot_tcp_connections_opened_total', { comm }));
-            if (opened.every((n) => n === CONNS)) break;
-          }
-          if (opened.some((n) => n !== CONNS)) throw new Error(`bench: ${cond}: both ends should be watched, opened ${opened.join('/')} of ${CONNS}`);
+            return opened.every((n) => n === CONNS);
+          }, 15_000, 100).catch(() => {
+            throw new Error(`bench: ${cond}: both ends should be watched, opened ${opened.join('/')} of ${CONNS}`);
+          });
         }
         return rps;
       } finally {

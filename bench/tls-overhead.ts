@@ -7,13 +7,12 @@
  * extra run with --bpf-stats) and binary introspection time on the ~100 MB
  * node executable, first parse and cached.
  */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { cleanup, spawnWorkload } from '../test/helpers/process';
 import { startDaemon, eventually } from '../test/helpers/daemon';
 import { sumOf } from '../test/helpers/prom';
 import { buildHttp1ForTls, makeCert } from '../test/helpers/tls';
-import { fmt, median, type BenchSection } from './bench-result';
+import { fmt, median, processCpuUs, type BenchSection } from './bench-result';
 
 const DURATION_MS = 3000;
 const CONCURRENCY = 4;
@@ -43,13 +42,6 @@ process.stdin.once('data', () => {
 console.log('READY');
 `;
 
-/** utime + stime of a process so far, µs (USER_HZ 100). */
-function cpuUs(pid: number): number {
-  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(f[11]) + Number(f[12])) * 1e4;
-}
-
 interface RunStats { rps: number; requests: number; hits?: number; bpfUs?: number; daemonUs?: number }
 
 async function oneRun(port: number, serverPid: number, decoders: string, monitored: boolean, bpfStats = false): Promise<RunStats> {
@@ -60,7 +52,7 @@ async function oneRun(port: number, serverPid: number, decoders: string, monitor
     : undefined;
   try {
     if (d) await eventually(() => d.logs.some((l) => l.msg === 'uprobes attached'), 10_000);
-    const daemon0 = d ? cpuUs(d.proc.pid!) : 0;
+    const daemon0 = d ? processCpuUs(d.proc.pid!) : 0;
     client.send('go');
     const m = await client.waitForLine(/^RESULT requests=(\d+) rps=([\d.]+)/, DURATION_MS + 20_000);
     const out: RunStats = { rps: Number(m[2]), requests: Number(m[1]) };
@@ -70,7 +62,7 @@ async function oneRun(port: number, serverPid: number, decoders: string, monitor
         .reduce((n, p) => n + sumOf(s, 'lightfoot_bpf_program_runs_total', { program: p }), 0);
       // Time inside every BPF program of the daemon (uprobes, companions, TCP), as the kernel measures it.
       out.bpfUs = sumOf(s, 'lightfoot_bpf_program_run_seconds_total') * 1e6;
-      out.daemonUs = cpuUs(d.proc.pid!) - daemon0;
+      out.daemonUs = processCpuUs(d.proc.pid!) - daemon0;
     }
     return out;
   } finally {

@@ -181,6 +181,8 @@ export class ModuleHost {
   }
 
   private takeOverPending = false;
+  /** Set by the first takeOver() (start-up, run by the daemon); later growth schedules walks. */
+  private tookOver = false;
   /** Items the modules took over from processes selected so far (logged at ready). */
   takenOver = 0;
 
@@ -197,8 +199,6 @@ export class ModuleHost {
       this.takenOver += this.takeOver();
     });
   }
-
-  private tookOver = false;
 
   /** Runs the modules' take-over walks now; returns how many items they took over. */
   takeOver(): number {

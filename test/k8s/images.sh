@@ -4,6 +4,7 @@
 # JSON, manifest.json), imported with `ctr -n k8s.io images import`.
 #   images.sh pause       registry.k8s.io/pause:3.10 (static C pause)
 #   images.sh lightfoot   lightfoot:test from this checkout's build (Node 24 from npm, prod node_modules)
+#   images.sh node24      prints the cached Node 24 binary (also test/kernel/node24.test.ts)
 # The Dockerfile at the repo root stays the way to build the image for real clusters.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -75,5 +76,6 @@ lightfoot() {
 case ${1:-} in
   pause) pause ;;
   lightfoot) lightfoot ;;
-  *) echo "usage: $0 pause|lightfoot" >&2; exit 2 ;;
+  node24) node24 ;;
+  *) echo "usage: $0 pause|lightfoot|node24" >&2; exit 2 ;;
 esac

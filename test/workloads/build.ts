@@ -14,7 +14,8 @@ import { promisify } from 'node:util';
 const execFileP = promisify(execFile);
 
 /** Default cache root (under LIGHTFOOT_CACHE like every build cache); override with LIGHTFOOT_WORKLOAD_CACHE. */
-export const DEFAULT_CACHE_DIR = `${process.env.LIGHTFOOT_CACHE || '/var/cache/lightfoot'}/workloads`;
+const CACHE_ROOT = process.env.LIGHTFOOT_CACHE || '/var/cache/lightfoot';
+export const DEFAULT_CACHE_DIR = `${CACHE_ROOT}/workloads`;
 
 const CC = process.env.CC || 'cc';
 const CFLAGS = ['-O2', '-Wall', '-Wextra', '-Werror'];
@@ -103,7 +104,7 @@ export interface TlsClients {
 
 /** Where the Rust TLS clients are built: outside the checkout, so a fresh clone reuses it. */
 export function tlsRsTargetDir(): string {
-  return `${process.env.LIGHTFOOT_CACHE || '/var/cache/lightfoot'}/tls-rs-target`;
+  return `${CACHE_ROOT}/tls-rs-target`;
 }
 
 function cargoBin(): string {
