@@ -32,12 +32,18 @@ interface Stream {
   sent: number;
   /** New bytes (or eos/gap) since the last send. */
   dirty: boolean;
+  /** When it last became dirty (a table-wide counter): orders a connection's two segments. */
+  dirtySince: number;
   /** The next segment must carry gap. */
   gap: boolean;
   /** Bytes were lost while a call was in flight: drop its unconsumed rest. */
   gapAfterSent: boolean;
   eos: boolean;
   eosSent: boolean;
+}
+
+function newStream(connection: bigint, direction: 0 | 1, gap: boolean): Stream {
+  return { connection, direction, chunks: [], marks: [], length: 0, sent: 0, dirty: false, dirtySince: 0, gap, gapAfterSent: false, eos: false, eosSent: false };
 }
 
 export type DropFn = (reason: StreamDropReason, bytes: number) => void;
@@ -48,6 +54,7 @@ export class StreamTable {
   readonly #streams = new Map<bigint, [Stream | undefined, Stream | undefined]>();
   #count = 0;
   #dirty = 0;
+  #dirtySeq = 0;
 
   constructor(limits: StreamLimits, onDrop: DropFn) {
     this.#limits = limits;
@@ -84,7 +91,7 @@ export class StreamTable {
         pair = [undefined, undefined];
         this.#streams.set(connection, pair);
       }
-      s = { connection, direction, chunks: [], marks: [], length: 0, sent: 0, dirty: false, gap: false, gapAfterSent: false, eos: false, eosSent: false };
+      s = newStream(connection, direction, false);
       pair[direction] = s;
       this.#count++;
     }
@@ -123,7 +130,8 @@ export class StreamTable {
   }
 
   /**
-   * Segments for the next call (dirty streams, oldest connection first, until
+   * Segments for the next call (dirty streams, oldest connection first, the
+   * direction with the earlier new bytes first within one, until
    * `budgetBytes` is used; at least one). They are in flight until settle().
    */
   take(budgetBytes = Infinity): StreamSegment[] {
@@ -131,7 +139,12 @@ export class StreamTable {
     if (this.#dirty === 0) return out;
     let used = 0;
     for (const pair of this.#streams.values()) {
-      for (const s of pair) {
+      // The direction whose new bytes came first goes first: a server's request
+      // before its response, a client's request before the reply (decoders read
+      // segments in order, and a response ahead of its request cannot pair).
+      const [a, b] = pair;
+      const ordered = a?.dirty && b?.dirty && b.dirtySince < a.dirtySince ? [b, a] : pair;
+      for (const s of ordered) {
         if (!s || !s.dirty) continue;
         if (out.length > 0 && used + s.length > budgetBytes) continue;
         used += s.length;
@@ -159,7 +172,7 @@ export class StreamTable {
         pair = [undefined, undefined];
         this.#streams.set(connection, pair);
       }
-      pair[direction] = { connection, direction, chunks: [], marks: [], length: 0, sent: 0, dirty: false, gap: true, gapAfterSent: false, eos: false, eosSent: false };
+      pair[direction] = newStream(connection, direction, true);
       this.#count++;
       return;
     }
@@ -276,6 +289,7 @@ export class StreamTable {
   #markDirty(s: Stream, dirty = true): void {
     if (dirty && !s.dirty) {
       s.dirty = true;
+      s.dirtySince = ++this.#dirtySeq;
       this.#dirty++;
     }
   }

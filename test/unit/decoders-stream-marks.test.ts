@@ -41,3 +41,19 @@ test('the batch carries marks as segment key `ts`, values above 2^32 included', 
   const ts = (seg.ts as unknown[]).map((v) => Number(v));
   assert.deepEqual(ts, [0, 5_000_000_000_123, 1, 7]);
 });
+
+test('order: within a connection, the direction whose new bytes came first is sent first', () => {
+  const t = table();
+  // A server: the request arrives (ingress), then its response goes out (egress).
+  t.append(5n, 1, Buffer.from('GET'), false, 100);
+  t.append(5n, 0, Buffer.from('200'), false, 200);
+  // A client: the request goes out first.
+  t.append(6n, 0, Buffer.from('GET'), false, 300);
+  t.append(6n, 1, Buffer.from('200'), false, 400);
+  assert.deepEqual(t.take().map((s) => [s.connection, s.direction]), [[5n, 1], [5n, 0], [6n, 0], [6n, 1]]);
+  t.settle(new Map([[streamKey(5n, 0), 3], [streamKey(5n, 1), 3], [streamKey(6n, 0), 3], [streamKey(6n, 1), 3]]));
+  // Next round: the server's egress is new first this time.
+  t.append(5n, 0, Buffer.from('more'), false, 500);
+  t.append(5n, 1, Buffer.from('next'), false, 600);
+  assert.deepEqual(t.take().map((s) => [s.connection, s.direction]), [[5n, 0], [5n, 1]]);
+});
