@@ -208,7 +208,11 @@ test('a connection opened before lightfoot started is counted, mid-stream; every
     await withDaemon([sc, cc], async (d) => {
       cli.send('go');
       await cli.waitForLine(/^DONE/);
-      await eventually(async () => sumOf(await d.scrape(), 'lightfoot_http2_streams_total', { outcome: 'complete' }) >= 40, 10_000);
+      await eventually(async () => sumOf(await d.scrape(), 'lightfoot_http2_streams_total', { outcome: 'complete' }) >= 40, 10_000).catch(async (err) => {
+        const s = await d.scrape();
+        const pick = (re: RegExp) => JSON.stringify(s.filter((x) => re.test(x.name) || (x.name === 'lightfoot_probe_kernel_events_total' && x.labels.probe === 'tcp')).map((x) => [x.name, x.labels, x.value]));
+        throw new Error(`${(err as Error).message}: ${pick(/^lightfoot_http2_(streams|connections|resyncs)_total$|^lightfoot_decoder_(stream_bytes|batches)_dropped_total$/)}`);
+      });
       await sleep(300);
       const s = await d.scrape();
       assert.equal(sumOf(s, 'lightfoot_http2_connections_total', { detected: 'midstream' }), 2, 'found mid-stream from both ends');

@@ -84,7 +84,7 @@ test('V8 throughput (informational)', async (t) => {
   t.diagnostic(`http1-requests on V8: ${(n * 512 / s / 1e6).toFixed(2)} M segments/s, ${(n * batch.length / s / 1e6).toFixed(1)} MB/s of batch (${batch.length} B batches, ${(s / n * 1e6).toFixed(0)} µs each)`);
 });
 
-test('server side: a response segment before its request in one batch still pairs (the host sends egress first)', async () => {
+test('server side: a response segment before its request in one batch still pairs (a request line that was incomplete when the response came)', async () => {
   const dec = await loadV8(bytes);
   const batch = (streams: { c: bigint; d: number; data: Buffer; eos: boolean }[]) => encode({ v: 1, probe: 'tcp', schema: 1, logs: false, records: [], streams });
   const resp = (n: number) => Buffer.from('HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n'.repeat(n));

@@ -21,9 +21,10 @@ typedef struct {
   bool announced;          // protocol annotation sent
   uint8_t head, count;     // FIFO of requests
   conn_req_t fifo[CONN_FIFO];
-  // Responses seen before their request within one batch: the host sends a
-  // connection's egress segment before its ingress one, so on the server side
-  // the response comes first. Paired with the requests that follow in the batch.
+  // Responses seen before their request within one batch. The host sends the
+  // direction with the earlier new bytes first, so this is rare (a request
+  // line still incomplete when its response arrived); such responses pair with
+  // the requests that follow in the batch.
   uint8_t orphans;
   uint16_t orphan_status[CONN_FIFO];
 } conn_t;

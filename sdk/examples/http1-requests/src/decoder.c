@@ -2,8 +2,8 @@
 //
 // Subscribes to the tcp probe's payload streams, finds HTTP/1.x request lines
 // and status lines in both directions (client or server side), pairs each
-// response with the oldest pending request of its connection (a server's
-// response may come first in a batch: egress segments precede ingress), counts
+// response with the oldest pending request of its connection (or with a
+// request that follows it in the same batch), counts
 // lightfoot_http1_requests_total{method,status_class}. Partial lines are left
 // unconsumed (the host hands them back with the next segment); after a `gap`
 // the parser resyncs at the next line start; state is freed on `closed`.
@@ -125,7 +125,7 @@ bool exports_lightfoot_decoder_decoder_decode(decoder_plugin_list_u8_t *batch, l
   size_t before = conn_count();
   lf_iter_t st = lf_batch_streams(&b);
   lf_segment_t seg;
-  uint64_t prev = 0; // a connection's segments are adjacent in a batch
+  uint64_t prev = 0; // a connection's two segments are adjacent in a batch
   while (lf_next_segment(&st, &seg)) {
     if (prev && prev != seg.conn) flush_orphans_of(ret, b.logs, prev);
     prev = seg.conn;
