@@ -15,6 +15,7 @@ import { copyProject, mustBuild } from './helpers';
 
 let c: Decoder;
 let as: Decoder;
+let asWasm: Buffer;
 
 before(async () => {
   const dc = copyProject('sdk/guest/testdata/kitchen-sink-c');
@@ -22,7 +23,8 @@ before(async () => {
   mustBuild(dc);
   mustBuild(da);
   c = await loadV8(readFileSync(path.join(dc, 'kitchen-sink.wasm')));
-  as = await loadV8(readFileSync(path.join(da, 'kitchen-sink.wasm')));
+  asWasm = readFileSync(path.join(da, 'kitchen-sink.wasm'));
+  as = await loadV8(asWasm);
 });
 
 const run = (d: Decoder, b: Buffer): string => {
@@ -54,10 +56,15 @@ test('garbage batches are malformed errors on both, never faults', () => {
   }), { numRuns: 3000 });
 });
 
-test('a large batch (240 KiB, 5000 records, 15000 updates, 10000 logs) round-trips', () => {
+test('a large batch (240 KiB, 5000 records, 15000 updates, 10000 logs) round-trips', async () => {
   const records = Array.from({ length: 5000 }, (_, i) => Buffer.alloc(48, i % 200) /* never 0xee, the error kind */);
   const b = encode({ v: 1, probe: 'tcp', records });
-  const r = as.decode(b);
+  // A fresh instance: after the thousands of random calls above, the AS heap has
+  // been seen (about 1 run in 10) to trap on this batch (`unreachable`, the AS
+  // runtime's out-of-memory abort): a known weakness of the AS guest library,
+  // recorded in sdk/README.md, not what this test is about.
+  const fresh = await loadV8(asWasm);
+  const r = fresh.decode(b);
   assert.equal(r.metrics.length, 15000);
-  assert.equal(run(as, b), run(c, b));
+  assert.equal(run(fresh, b), run(c, b));
 });
